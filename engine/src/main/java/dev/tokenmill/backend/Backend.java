@@ -1,0 +1,26 @@
+package dev.tokenmill.backend;
+
+/**
+ * A device that runs the model. The scheduler, KV bookkeeping and sampling above this line do not change when
+ * the device does (see ARCHITECTURE.md, "The backend contract").
+ */
+public interface Backend extends AutoCloseable {
+
+    /**
+     * Runs every token of the batch through the model; writes K/V into the batch's blocks; returns logits for
+     * the rows the batch asks for. Called by the engine loop only; never allocates per call.
+     */
+    Logits forward(ForwardBatch batch);
+
+    /** Tokens per KV block. */
+    int blockSize();
+
+    /** Bytes of K and V for one block over all layers, so the pool can be sized from a byte budget. */
+    long kvBytesPerBlock();
+
+    /** Number of KV blocks this backend allocated storage for. */
+    int numBlocks();
+
+    @Override
+    void close();
+}
