@@ -1,10 +1,614 @@
 package dev.tokenmill.tensor;
 
-/** Vector API kernels; only loaded when {@link VectorSupport#available()}. */
+import static dev.tokenmill.tensor.ScalarKernels.I16;
+import static dev.tokenmill.tensor.ScalarKernels.I32;
+import static dev.tokenmill.tensor.ScalarKernels.QK_K;
+import static dev.tokenmill.tensor.ScalarKernels.f16;
+import static dev.tokenmill.tensor.ScalarKernels.kMin;
+import static dev.tokenmill.tensor.ScalarKernels.kScale;
+import static jdk.incubator.vector.VectorOperators.ADD;
+import static jdk.incubator.vector.VectorOperators.GE;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels, the fast twins of {@link ScalarKernels}; only loaded when {@link VectorSupport#available()}.
+ *
+ * <p>They read the mapped weights straight from the {@link MemorySegment} and allocate nothing per call. Code is
+ * written for a float species of {@code L} = 8 (AVX2) or 16 (AVX-512) lanes; a byte vector of {@code L} lanes
+ * (8 or 16 bytes) is widened to ints or floats of {@code L} lanes, the one conversion C2 turns into a single
+ * {@code vpmovsxbd}/{@code vpmovzxbd}. On other widths {@link #forType} returns null and the scalar kernels run.
+ *
+ * <p>{@code dequantize} gives exactly the scalar values (same float operations, no fused multiply-add).
+ * {@code dot} keeps several accumulators and uses fused multiply-add, so its rounding differs from the
+ * element-order scalar sum by a few ulps of {@code sum |w*x|}.
+ */
 final class VectorKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final boolean SUPPORTED = L == 8 || L == 16;
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(SUPPORTED ? L * 8 : 64));
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(SUPPORTED ? L * 16 : 128));
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** 0..31, the bit index of each element of a Q5_0/Q5_1 block in its 32-bit qh. */
+    private static final int[] BIT_INDEX = new int[32];
+
+    static {
+        for (int i = 0; i < 32; i++) BIT_INDEX[i] = i;
+    }
+
     private VectorKernels() {}
 
     static RowKernel forType(GgmlType t) {
-        return null; // the vector twins follow
+        if (!SUPPORTED) return null;
+        return switch (t) {
+            case F32 -> new F32Vector();
+            case F16 -> new F16Vector();
+            case BF16 -> new Bf16Vector();
+            case Q8_0 -> new Q8_0Vector();
+            case Q4_0 -> new Q4_0Vector();
+            case Q4_1 -> new Q4_1Vector();
+            case Q5_0 -> new Q5_0Vector();
+            case Q5_1 -> new Q5_1Vector();
+            case Q4_K -> new Q4_KVector();
+            case Q5_K -> new Q5_KVector();
+            case Q6_K -> new Q6_KVector();
+        };
+    }
+
+    // ---- shared conversions -------------------------------------------------------------------------------
+
+    /** L signed bytes widened to L floats. */
+    static FloatVector bytesToFloats(MemorySegment w, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, w, off, LE).castShape(F, 0);
+    }
+
+    /** L unsigned bytes widened to L ints. */
+    static IntVector bytesToInts(MemorySegment w, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, w, off, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+    }
+
+    static FloatVector toFloats(IntVector v) {
+        return (FloatVector) v.castShape(F, 0);
+    }
+
+    /**
+     * IEEE half to float for L lanes, bit-exact with {@link Float#float16ToFloat} (subnormals, infinities, NaN
+     * payloads). The Vector API has no half-float conversion, so: move exponent and mantissa into float position
+     * and rescale by 2^112, which is exact for normals and subnormals alike; exponent 31 maps to 255.
+     */
+    static FloatVector halfToFloat(MemorySegment w, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).castShape(I, 0);
+        IntVector em = h.and(0x7fff);
+        IntVector bits = em.lanewise(LSHL, 13);
+        IntVector scaled = bits.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> infNan = em.compare(GE, 0x7c00);
+        IntVector magnitude = scaled.blend(bits.or(0x7f800000), infNan);
+        return magnitude.or(h.and(0x8000).lanewise(LSHL, 16)).reinterpretAsFloats();
+    }
+
+    static FloatVector bf16ToFloat(MemorySegment w, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).castShape(I, 0);
+        return h.lanewise(LSHL, 16).reinterpretAsFloats();
+    }
+
+    // ---- float types ----------------------------------------------------------------------------------------
+
+    static final class F32Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.F32; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i + 4 * L <= n; i += 4 * L) {
+                long o = rowOffset + 4L * i;
+                a0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                a1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + L), a1);
+                a2 = FloatVector.fromMemorySegment(F, w, o + 8L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), a2);
+                a3 = FloatVector.fromMemorySegment(F, w, o + 12L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), a3);
+            }
+            for (; i + L <= n; i += L) {
+                a0 = FloatVector.fromMemorySegment(F, w, rowOffset + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            }
+            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            for (; i < n; i++) s += w.get(ScalarKernels.F32, rowOffset + 4L * i) * x[xOff + i];
+            return s;
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            MemorySegment.copy(w, ScalarKernels.F32, rowOffset, out, outOff, n);
+        }
+    }
+
+    static final class F16Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.F16; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i + 4 * L <= n; i += 4 * L) {
+                long o = rowOffset + 2L * i;
+                a0 = halfToFloat(w, o).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                a1 = halfToFloat(w, o + 2L * L).fma(FloatVector.fromArray(F, x, xOff + i + L), a1);
+                a2 = halfToFloat(w, o + 4L * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), a2);
+                a3 = halfToFloat(w, o + 6L * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), a3);
+            }
+            for (; i + L <= n; i += L) {
+                a0 = halfToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            }
+            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            for (; i < n; i++) s += Fp16.toFloat(w.get(I16, rowOffset + 2L * i)) * x[xOff + i];
+            return s;
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            int i = 0;
+            for (; i + L <= n; i += L) halfToFloat(w, rowOffset + 2L * i).intoArray(out, outOff + i);
+            for (; i < n; i++) out[outOff + i] = Fp16.toFloat(w.get(I16, rowOffset + 2L * i));
+        }
+    }
+
+    static final class Bf16Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.BF16; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i + 4 * L <= n; i += 4 * L) {
+                long o = rowOffset + 2L * i;
+                a0 = bf16ToFloat(w, o).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                a1 = bf16ToFloat(w, o + 2L * L).fma(FloatVector.fromArray(F, x, xOff + i + L), a1);
+                a2 = bf16ToFloat(w, o + 4L * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), a2);
+                a3 = bf16ToFloat(w, o + 6L * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), a3);
+            }
+            for (; i + L <= n; i += L) {
+                a0 = bf16ToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            }
+            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            for (; i < n; i++) s += Fp16.bf16ToFloat(w.get(I16, rowOffset + 2L * i)) * x[xOff + i];
+            return s;
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            int i = 0;
+            for (; i + L <= n; i += L) bf16ToFloat(w, rowOffset + 2L * i).intoArray(out, outOff + i);
+            for (; i < n; i++) out[outOff + i] = Fp16.bf16ToFloat(w.get(I16, rowOffset + 2L * i));
+        }
+    }
+
+    // ---- 32-element block types -----------------------------------------------------------------------------
+
+    /** Q8_0: per block, sum q*x in a vector, then one fma with the block scale into an accumulator. */
+    static final class Q8_0Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q8_0; }
+
+        private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
+            FloatVector t = bytesToFloats(w, o + 2).mul(FloatVector.fromArray(F, x, xi));
+            for (int j = L; j < 32; j += L) t = bytesToFloats(w, o + 2 + j).fma(FloatVector.fromArray(F, x, xi + j), t);
+            return t.fma(FloatVector.broadcast(F, f16(w, o)), acc);
+        }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            int nb = n / 32;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int b = 0;
+            for (; b + 4 <= nb; b += 4) {
+                long o = rowOffset + 34L * b;
+                int xi = xOff + 32 * b;
+                a0 = block(w, o, x, xi, a0);
+                a1 = block(w, o + 34, x, xi + 32, a1);
+                a2 = block(w, o + 68, x, xi + 64, a2);
+                a3 = block(w, o + 102, x, xi + 96, a3);
+            }
+            for (; b < nb; b++) a0 = block(w, rowOffset + 34L * b, x, xOff + 32 * b, a0);
+            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / 32; b++) {
+                long o = rowOffset + 34L * b;
+                float d = f16(w, o);
+                for (int j = 0; j < 32; j += L) bytesToFloats(w, o + 2 + j).mul(d).intoArray(out, outOff + 32 * b + j);
+            }
+        }
+    }
+
+    /** Q4_0: 16 bytes widened once to ints; low nibbles are elements 0..15, high nibbles 16..31; minus 8. */
+    static final class Q4_0Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q4_0; }
+
+        private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
+            FloatVector t = null;
+            for (int j = 0; j < 16; j += L) {
+                IntVector q = bytesToInts(w, o + 2 + j);
+                FloatVector lo = toFloats(q.and(0x0f).sub(8));
+                FloatVector hi = toFloats(q.lanewise(LSHR, 4).sub(8));
+                t = t == null ? lo.mul(FloatVector.fromArray(F, x, xi + j)) : lo.fma(FloatVector.fromArray(F, x, xi + j), t);
+                t = hi.fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
+            }
+            return t.fma(FloatVector.broadcast(F, f16(w, o)), acc);
+        }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            int nb = n / 32;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int b = 0;
+            for (; b + 4 <= nb; b += 4) {
+                long o = rowOffset + 18L * b;
+                int xi = xOff + 32 * b;
+                a0 = block(w, o, x, xi, a0);
+                a1 = block(w, o + 18, x, xi + 32, a1);
+                a2 = block(w, o + 36, x, xi + 64, a2);
+                a3 = block(w, o + 54, x, xi + 96, a3);
+            }
+            for (; b < nb; b++) a0 = block(w, rowOffset + 18L * b, x, xOff + 32 * b, a0);
+            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / 32; b++) {
+                long o = rowOffset + 18L * b;
+                float d = f16(w, o);
+                int y = outOff + 32 * b;
+                for (int j = 0; j < 16; j += L) {
+                    IntVector q = bytesToInts(w, o + 2 + j);
+                    toFloats(q.and(0x0f).sub(8)).mul(d).intoArray(out, y + j);
+                    toFloats(q.lanewise(LSHR, 4).sub(8)).mul(d).intoArray(out, y + 16 + j);
+                }
+            }
+        }
+    }
+
+    /** Q4_1: w = q*d + m, formed in registers. */
+    static final class Q4_1Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q4_1; }
+
+        private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
+            FloatVector d = FloatVector.broadcast(F, f16(w, o));
+            FloatVector m = FloatVector.broadcast(F, f16(w, o + 2));
+            for (int j = 0; j < 16; j += L) {
+                IntVector q = bytesToInts(w, o + 4 + j);
+                acc = toFloats(q.and(0x0f)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + j), acc);
+                acc = toFloats(q.lanewise(LSHR, 4)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + 16 + j), acc);
+            }
+            return acc;
+        }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            int nb = n / 32;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            int b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                long o = rowOffset + 20L * b;
+                a0 = block(w, o, x, xOff + 32 * b, a0);
+                a1 = block(w, o + 20, x, xOff + 32 * b + 32, a1);
+            }
+            for (; b < nb; b++) a0 = block(w, rowOffset + 20L * b, x, xOff + 32 * b, a0);
+            return a0.add(a1).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / 32; b++) {
+                long o = rowOffset + 20L * b;
+                float d = f16(w, o), m = f16(w, o + 2);
+                int y = outOff + 32 * b;
+                for (int j = 0; j < 16; j += L) {
+                    IntVector q = bytesToInts(w, o + 4 + j);
+                    toFloats(q.and(0x0f)).mul(d).add(m).intoArray(out, y + j);
+                    toFloats(q.lanewise(LSHR, 4)).mul(d).add(m).intoArray(out, y + 16 + j);
+                }
+            }
+        }
+    }
+
+    /** The fifth bits of elements j..j+L of a Q5 block: (qh >>> bit) & 1, moved to bit 4. */
+    static IntVector fifthBits(IntVector qh, int j) {
+        return qh.lanewise(LSHR, IntVector.fromArray(I, BIT_INDEX, j)).lanewise(LSHL, 4).and(0x10);
+    }
+
+    /** Q5_0: nibble | fifth bit from qh, minus 16. */
+    static final class Q5_0Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q5_0; }
+
+        private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
+            IntVector qh = IntVector.broadcast(I, w.get(I32, o + 2));
+            FloatVector t = null;
+            for (int j = 0; j < 16; j += L) {
+                IntVector q = bytesToInts(w, o + 6 + j);
+                FloatVector lo = toFloats(q.and(0x0f).or(fifthBits(qh, j)).sub(16));
+                FloatVector hi = toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j)).sub(16));
+                t = t == null ? lo.mul(FloatVector.fromArray(F, x, xi + j)) : lo.fma(FloatVector.fromArray(F, x, xi + j), t);
+                t = hi.fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
+            }
+            return t.fma(FloatVector.broadcast(F, f16(w, o)), acc);
+        }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            int nb = n / 32;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            int b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                long o = rowOffset + 22L * b;
+                a0 = block(w, o, x, xOff + 32 * b, a0);
+                a1 = block(w, o + 22, x, xOff + 32 * b + 32, a1);
+            }
+            for (; b < nb; b++) a0 = block(w, rowOffset + 22L * b, x, xOff + 32 * b, a0);
+            return a0.add(a1).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / 32; b++) {
+                long o = rowOffset + 22L * b;
+                float d = f16(w, o);
+                IntVector qh = IntVector.broadcast(I, w.get(I32, o + 2));
+                int y = outOff + 32 * b;
+                for (int j = 0; j < 16; j += L) {
+                    IntVector q = bytesToInts(w, o + 6 + j);
+                    toFloats(q.and(0x0f).or(fifthBits(qh, j)).sub(16)).mul(d).intoArray(out, y + j);
+                    toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j)).sub(16)).mul(d).intoArray(out, y + 16 + j);
+                }
+            }
+        }
+    }
+
+    /** Q5_1: w = (nibble | fifth bit) * d + m. */
+    static final class Q5_1Vector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q5_1; }
+
+        private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
+            FloatVector d = FloatVector.broadcast(F, f16(w, o));
+            FloatVector m = FloatVector.broadcast(F, f16(w, o + 2));
+            IntVector qh = IntVector.broadcast(I, w.get(I32, o + 4));
+            for (int j = 0; j < 16; j += L) {
+                IntVector q = bytesToInts(w, o + 8 + j);
+                acc = toFloats(q.and(0x0f).or(fifthBits(qh, j))).fma(d, m).fma(FloatVector.fromArray(F, x, xi + j), acc);
+                acc = toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j))).fma(d, m)
+                        .fma(FloatVector.fromArray(F, x, xi + 16 + j), acc);
+            }
+            return acc;
+        }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            int nb = n / 32;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            int b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                long o = rowOffset + 24L * b;
+                a0 = block(w, o, x, xOff + 32 * b, a0);
+                a1 = block(w, o + 24, x, xOff + 32 * b + 32, a1);
+            }
+            for (; b < nb; b++) a0 = block(w, rowOffset + 24L * b, x, xOff + 32 * b, a0);
+            return a0.add(a1).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / 32; b++) {
+                long o = rowOffset + 24L * b;
+                float d = f16(w, o), m = f16(w, o + 2);
+                IntVector qh = IntVector.broadcast(I, w.get(I32, o + 4));
+                int y = outOff + 32 * b;
+                for (int j = 0; j < 16; j += L) {
+                    IntVector q = bytesToInts(w, o + 8 + j);
+                    toFloats(q.and(0x0f).or(fifthBits(qh, j))).mul(d).add(m).intoArray(out, y + j);
+                    toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j))).mul(d).add(m).intoArray(out, y + 16 + j);
+                }
+            }
+        }
+    }
+
+    // ---- K-quants (256-element super-blocks) ---------------------------------------------------------------
+
+    /**
+     * Q4_K: per 64 elements, 32 bytes of nibbles and two (scale, min) pairs; w = (d*sc) * q - dmin*m formed in
+     * registers, one accumulator per 64-element group.
+     */
+    static final class Q4_KVector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q4_K; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 144L * b;
+                int xi = xOff + QK_K * b;
+                a0 = group(w, o, 0, x, xi, a0);
+                a1 = group(w, o, 1, x, xi, a1);
+                a2 = group(w, o, 2, x, xi, a2);
+                a3 = group(w, o, 3, x, xi, a3);
+            }
+            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+        }
+
+        private static FloatVector group(MemorySegment w, long o, int g, float[] x, int xi, FloatVector acc) {
+            float d = f16(w, o), min = f16(w, o + 2);
+            long scales = o + 4;
+            FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
+            FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
+            FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
+            FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
+            long qs = o + 16 + 32L * g;
+            int y = xi + 64 * g;
+            for (int l = 0; l < 32; l += L) {
+                IntVector q = bytesToInts(w, qs + l);
+                acc = toFloats(q.and(0x0f)).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), acc);
+                acc = toFloats(q.lanewise(LSHR, 4)).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), acc);
+            }
+            return acc;
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 144L * b;
+                float d = f16(w, o), min = f16(w, o + 2);
+                long scales = o + 4;
+                for (int g = 0; g < 4; g++) {
+                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
+                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
+                    long qs = o + 16 + 32L * g;
+                    int y = outOff + QK_K * b + 64 * g;
+                    for (int l = 0; l < 32; l += L) {
+                        IntVector q = bytesToInts(w, qs + l);
+                        toFloats(q.and(0x0f)).mul(d1).sub(m1).intoArray(out, y + l);
+                        toFloats(q.lanewise(LSHR, 4)).mul(d2).sub(m2).intoArray(out, y + 32 + l);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Q5_K: as Q4_K with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] adding 16. */
+    static final class Q5_KVector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q5_K; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 176L * b;
+                int xi = xOff + QK_K * b;
+                a0 = group(w, o, 0, x, xi, a0);
+                a1 = group(w, o, 1, x, xi, a1);
+                a2 = group(w, o, 2, x, xi, a2);
+                a3 = group(w, o, 3, x, xi, a3);
+            }
+            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+        }
+
+        private static FloatVector group(MemorySegment w, long o, int g, float[] x, int xi, FloatVector acc) {
+            float d = f16(w, o), min = f16(w, o + 2);
+            long scales = o + 4;
+            FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
+            FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
+            FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
+            FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
+            long qh = o + 16;
+            long qs = o + 48 + 32L * g;
+            int y = xi + 64 * g;
+            for (int l = 0; l < 32; l += L) {
+                IntVector q = bytesToInts(w, qs + l);
+                IntVector h = bytesToInts(w, qh + l);
+                IntVector lo = q.and(0x0f).or(h.lanewise(LSHR, 2 * g).lanewise(LSHL, 4).and(0x10));
+                IntVector hi = q.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2 * g + 1).lanewise(LSHL, 4).and(0x10));
+                acc = toFloats(lo).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), acc);
+                acc = toFloats(hi).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), acc);
+            }
+            return acc;
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 176L * b;
+                float d = f16(w, o), min = f16(w, o + 2);
+                long scales = o + 4;
+                long qh = o + 16;
+                for (int g = 0; g < 4; g++) {
+                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
+                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
+                    long qs = o + 48 + 32L * g;
+                    int y = outOff + QK_K * b + 64 * g;
+                    for (int l = 0; l < 32; l += L) {
+                        IntVector q = bytesToInts(w, qs + l);
+                        IntVector h = bytesToInts(w, qh + l);
+                        IntVector lo = q.and(0x0f).or(h.lanewise(LSHR, 2 * g).lanewise(LSHL, 4).and(0x10));
+                        IntVector hi = q.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2 * g + 1).lanewise(LSHL, 4).and(0x10));
+                        toFloats(lo).mul(d1).sub(m1).intoArray(out, y + l);
+                        toFloats(hi).mul(d2).sub(m2).intoArray(out, y + 32 + l);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Q6_K: per 128-element half, 64 bytes of low nibbles and 32 of high bit pairs give four 32-element runs;
+     * every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
+     */
+    static final class Q6_KVector implements RowKernel {
+        @Override public GgmlType type() { return GgmlType.Q6_K; }
+
+        @Override
+        public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 210L * b;
+                float d = f16(w, o + 208);
+                for (int half = 0; half < 2; half++) {
+                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
+                    int y = xOff + QK_K * b + 128 * half;
+                    for (int l = 0; l < 32; l += L) {
+                        int is = l / 16;
+                        IntVector lo0 = bytesToInts(w, ql + l);
+                        IntVector lo1 = bytesToInts(w, ql + 32 + l);
+                        IntVector h = bytesToInts(w, qh + l);
+                        IntVector q1 = lo0.and(0x0f).or(h.lanewise(LSHL, 4).and(0x30)).sub(32);
+                        IntVector q2 = lo1.and(0x0f).or(h.lanewise(LSHL, 2).and(0x30)).sub(32);
+                        IntVector q3 = lo0.lanewise(LSHR, 4).or(h.and(0x30)).sub(32);
+                        IntVector q4 = lo1.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2).and(0x30)).sub(32);
+                        a0 = toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).fma(FloatVector.fromArray(F, x, y + l), a0);
+                        a1 = toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
+                        a2 = toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).fma(FloatVector.fromArray(F, x, y + 64 + l), a2);
+                        a3 = toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).fma(FloatVector.fromArray(F, x, y + 96 + l), a3);
+                    }
+                }
+            }
+            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+        }
+
+        @Override
+        public void dequantize(MemorySegment w, long rowOffset, float[] out, int outOff, int n) {
+            for (int b = 0; b < n / QK_K; b++) {
+                long o = rowOffset + 210L * b;
+                float d = f16(w, o + 208);
+                for (int half = 0; half < 2; half++) {
+                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
+                    int y = outOff + QK_K * b + 128 * half;
+                    for (int l = 0; l < 32; l += L) {
+                        int is = l / 16;
+                        IntVector lo0 = bytesToInts(w, ql + l);
+                        IntVector lo1 = bytesToInts(w, ql + 32 + l);
+                        IntVector h = bytesToInts(w, qh + l);
+                        IntVector q1 = lo0.and(0x0f).or(h.lanewise(LSHL, 4).and(0x30)).sub(32);
+                        IntVector q2 = lo1.and(0x0f).or(h.lanewise(LSHL, 2).and(0x30)).sub(32);
+                        IntVector q3 = lo0.lanewise(LSHR, 4).or(h.and(0x30)).sub(32);
+                        IntVector q4 = lo1.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2).and(0x30)).sub(32);
+                        toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).intoArray(out, y + l);
+                        toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).intoArray(out, y + 32 + l);
+                        toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).intoArray(out, y + 64 + l);
+                        toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).intoArray(out, y + 96 + l);
+                    }
+                }
+            }
+        }
     }
 }
