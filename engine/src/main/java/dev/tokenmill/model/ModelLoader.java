@@ -28,7 +28,7 @@ public final class ModelLoader {
     public static Model fromGguf(GgufFile gguf) {
         ModelConfig config = ModelConfig.fromGguf(gguf);
         ModelWeights weights = ModelWeights.fromGguf(gguf, config);
-        LOG.info("loaded {}: {}", gguf.path(), config);
+        LOG.debug("loaded {}: {}", gguf.path(), config);
         return new Model(gguf, config, weights);
     }
 }
