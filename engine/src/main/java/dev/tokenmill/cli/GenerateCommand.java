@@ -1,14 +1,123 @@
 package dev.tokenmill.cli;
 
+import dev.tokenmill.model.Model;
+import dev.tokenmill.model.ModelLoader;
+import dev.tokenmill.model.SequenceRunner;
+import dev.tokenmill.sample.SamplingParams;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code tokenmill generate}: not yet implemented. */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "(not yet implemented)")
+/**
+ * {@code tokenmill generate}: continues one prompt and prints
+ * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt with the model.")
 final class GenerateCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "GGUF model file")
+    Path model;
+
+    @ArgGroup(multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompt", description = "prompt text (tokenized with BOS/special tokens as the model wants)")
+        String prompt;
+
+        @Option(names = "--ids", split = ",", hidden = true, description = "prompt token ids instead of text")
+        int[] ids;
+    }
+
+    @Option(names = "--max-tokens", defaultValue = "256", description = "most tokens to generate (default ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--seed", defaultValue = "-1", description = "sampling seed; -1 = random (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "0 = off (default ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "1 = off (default ${DEFAULT-VALUE})")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.05", description = "0 = off (default ${DEFAULT-VALUE})")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "1 = off (default ${DEFAULT-VALUE})")
+    float repeatPenalty;
+
+    @Option(names = "--presence-penalty", defaultValue = "0", description = "0 = off (default ${DEFAULT-VALUE})")
+    float presencePenalty;
+
+    @Option(names = "--frequency-penalty", defaultValue = "0", description = "0 = off (default ${DEFAULT-VALUE})")
+    float frequencyPenalty;
+
+    @Option(names = "--repeat-last-n", defaultValue = "64", description = "tokens the penalties look back over (default ${DEFAULT-VALUE})")
+    int repeatLastN;
+
+    @Option(names = "--stop", description = "stop string (repeatable); the text ends before it")
+    List<String> stop = new ArrayList<>();
+
+    @Option(names = "--logits-out", description = "write the logits at the last prompt position here (little-endian float32)")
+    Path logitsOut;
+
+    @Option(names = "--threads", description = "compute threads (default: available processors)")
+    Integer threads;
+
     @Override
-    public Integer call() {
-        throw new Cli.UserException("generate is not implemented yet");
+    public Integer call() throws Exception {
+        SamplingParams params = SamplingParams.builder().temperature(temperature).seed(seed).topK(topK).topP(topP).minP(minP)
+                .repetitionPenalty(repeatPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
+                .penaltyLastN(repeatLastN).maxTokens(maxTokens).stopStrings(stop).build();
+        try (Model m = ModelLoader.load(model)) {
+            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, input.prompt);
+            if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
+            int ctx = m.config().contextLength();
+            if (ids.length >= ctx) {
+                throw new Cli.UserException("the prompt has " + ids.length + " tokens, the model's context is " + ctx);
+            }
+            int maxSeqLen = (int) Math.min(ctx, (long) ids.length + maxTokens);
+            PromptText.Detokenizer detok = PromptText.detokenizer(m);
+            SequenceRunner.Generation g;
+            try (SequenceRunner runner = SequenceRunner.create(m, maxSeqLen, PromptText.threads(threads))) {
+                g = runner.generate(ids, params, detok == null ? null : detok::piece, detok == null ? null : detok::isEndOfGeneration);
+            }
+            if (logitsOut != null) writeLogits(logitsOut, g.promptLastLogits());
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("prompt_ids", g.promptIds());
+            out.put("token_ids", g.tokenIds());
+            out.put("text", g.text());
+            out.put("finish_reason", g.finishReason().name().toLowerCase(Locale.ROOT));
+            Cli.printJson(spec.commandLine().getOut(), out);
+        }
+        return 0;
+    }
+
+    private static void writeLogits(Path path, float[] logits) throws IOException {
+        ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        bb.asFloatBuffer().put(logits);
+        try (OutputStream os = Files.newOutputStream(path)) {
+            os.write(bb.array());
+        }
     }
 }

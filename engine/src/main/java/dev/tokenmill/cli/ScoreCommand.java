@@ -1,14 +1,58 @@
 package dev.tokenmill.cli;
 
+import dev.tokenmill.model.Model;
+import dev.tokenmill.model.ModelLoader;
+import dev.tokenmill.model.SequenceRunner;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code tokenmill score}: not yet implemented. */
-@Command(name = "score", mixinStandardHelpOptions = true, description = "(not yet implemented)")
+/**
+ * {@code tokenmill score}: prints {@code {"ids":[...],"logprobs":[...]}} where {@code logprobs[i] = ln P(ids[i+1] |
+ * ids[0..i])}, the whole text run through the model in one forward pass.
+ */
+@Command(name = "score", mixinStandardHelpOptions = true,
+        description = "Log-probability of every next token of a text under the model.")
 final class ScoreCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "GGUF model file")
+    Path model;
+
+    @ArgGroup(multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--text", description = "text to score (tokenized with BOS/special tokens as the model wants)")
+        String text;
+
+        @Option(names = "--ids", split = ",", hidden = true, description = "token ids to score instead of text")
+        int[] ids;
+    }
+
+    @Option(names = "--threads", description = "compute threads (default: available processors)")
+    Integer threads;
+
     @Override
-    public Integer call() {
-        throw new Cli.UserException("score is not implemented yet");
+    public Integer call() throws Exception {
+        try (Model m = ModelLoader.load(model)) {
+            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, input.text);
+            if (ids.length == 0) throw new Cli.UserException("nothing to score: the text has no tokens");
+            try (SequenceRunner runner = SequenceRunner.create(m, ids.length, PromptText.threads(threads))) {
+                double[] lp = runner.score(ids);
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("ids", ids);
+                out.put("logprobs", lp);
+                Cli.printJson(spec.commandLine().getOut(), out);
+            }
+        }
+        return 0;
     }
 }

@@ -1,0 +1,253 @@
+package dev.tokenmill.backend.cpu;
+
+import dev.tokenmill.backend.Backend;
+import dev.tokenmill.backend.ForwardBatch;
+import dev.tokenmill.backend.Logits;
+import dev.tokenmill.model.ModelConfig;
+import dev.tokenmill.model.ModelWeights;
+import dev.tokenmill.model.Weight;
+import dev.tokenmill.tensor.GgmlType;
+
+/**
+ * The forward pass on the CPU over a paged KV cache: llama.cpp's llama/qwen2/qwen3 graph (RMSNorm, q/k/v with
+ * optional biases and per-head q/k norms, RoPE, grouped-query attention, SwiGLU, output norm and projection)
+ * computed token by token with the weights read in place from the mapped file. Matrix products go row by row
+ * through the weight type's {@link dev.tokenmill.tensor.RowKernel}, rows split across a fixed {@link ComputePool};
+ * attention is split across (token, head) pairs. Every buffer is allocated here, sized by the config.
+ */
+public final class CpuBackend implements Backend {
+    /** Below this many multiply-adds an op runs on the calling thread: a dispatch would cost more. */
+    private static final long PARALLEL_MIN_WORK = 1 << 15;
+
+    private final ModelConfig cfg;
+    private final ModelWeights weights;
+    private final CpuBackendConfig bc;
+    private final PagedKvCache kv;
+    private final RopeTable rope;
+    private final ComputePool pool;
+    private final Logits logits;
+
+    // scratch, [tokens, width] row-major
+    private final float[] x, xb, xr, q, k, v, att, gate, up, xl;
+    private final float[][] scores; // [worker][maxSeqLen]
+
+    private final MatmulTask matmul = new MatmulTask();
+    private final AttentionTask attention = new AttentionTask();
+
+    public CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc) {
+        this.cfg = cfg;
+        this.weights = weights;
+        this.bc = bc;
+        int t = bc.maxBatchTokens();
+        this.kv = new PagedKvCache(cfg.nLayers(), bc.numBlocks(), bc.blockSize(), cfg.kvDim(), bc.kvType() == GgmlType.F16);
+        this.rope = new RopeTable(bc.maxSeqLen(), cfg.ropeDim(), cfg.ropeFreqBase(), cfg.architecture().neoxRope());
+        this.pool = new ComputePool(bc.threads());
+        this.logits = new Logits(bc.maxLogitRows(), cfg.vocabSize());
+        int wide = Math.max(Math.max(cfg.nEmbd(), cfg.qDim()), cfg.ffnDim());
+        x = new float[t * cfg.nEmbd()];
+        xb = new float[t * Math.max(cfg.nEmbd(), cfg.qDim())];
+        xr = new float[t * wide];
+        q = new float[t * cfg.qDim()];
+        k = new float[t * cfg.kvDim()];
+        v = new float[t * cfg.kvDim()];
+        att = new float[t * cfg.qDim()];
+        gate = new float[t * cfg.ffnDim()];
+        up = new float[t * cfg.ffnDim()];
+        xl = new float[bc.maxLogitRows() * cfg.nEmbd()];
+        scores = new float[bc.threads()][bc.maxSeqLen()];
+    }
+
+    public ModelConfig modelConfig() { return cfg; }
+
+    public CpuBackendConfig config() { return bc; }
+
+    @Override public int blockSize() { return bc.blockSize(); }
+
+    @Override public int numBlocks() { return bc.numBlocks(); }
+
+    @Override
+    public long kvBytesPerBlock() {
+        return PagedKvCache.bytesPerBlock(cfg.nLayers(), bc.blockSize(), cfg.kvDim(), bc.kvType() == GgmlType.F16);
+    }
+
+    @Override
+    public Logits forward(ForwardBatch batch) {
+        validate(batch);
+        int n = batch.nTokens;
+        int d = cfg.nEmbd();
+        for (int t = 0; t < n; t++) weights.tokenEmbd().dequantizeRow(batch.tokens[t], x, t * d);
+        for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
+
+        int rows = batch.nLogits;
+        for (int r = 0; r < rows; r++) {
+            CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
+        }
+        matmul(weights.output(), xl, logits.data(), rows);
+        logits.setCount(rows);
+        return logits;
+    }
+
+    private void layer(int l, ModelWeights.Layer w, ForwardBatch batch) {
+        int n = batch.nTokens;
+        int d = cfg.nEmbd();
+        int hd = cfg.headDim();
+        for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.attnNorm(), d, cfg.rmsEps());
+        matmul(w.wq(), xb, q, n);
+        matmul(w.wk(), xb, k, n);
+        matmul(w.wv(), xb, v, n);
+        for (int t = 0; t < n; t++) {
+            int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
+            if (w.bq() != null) {
+                CpuOps.addBias(q, qOff, w.bq());
+                CpuOps.addBias(k, kOff, w.bk());
+                CpuOps.addBias(v, kOff, w.bv());
+            }
+            int pos = batch.positions[t];
+            for (int h = 0; h < cfg.nHeads(); h++) {
+                if (w.qNorm() != null) CpuOps.rmsNorm(q, qOff + h * hd, q, qOff + h * hd, w.qNorm(), hd, cfg.rmsEps());
+                rope.apply(q, qOff + h * hd, pos);
+            }
+            for (int h = 0; h < cfg.nKvHeads(); h++) {
+                if (w.kNorm() != null) CpuOps.rmsNorm(k, kOff + h * hd, k, kOff + h * hd, w.kNorm(), hd, cfg.rmsEps());
+                rope.apply(k, kOff + h * hd, pos);
+            }
+            int slot = kv.slot(batch.blockTables[batch.seqOfToken[t]], pos);
+            kv.write(l, slot, k, kOff, v, kOff);
+        }
+        attention.layer = l;
+        attention.batch = batch;
+        long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * hd * 2;
+        parallelFor(n * cfg.nHeads(), attention, work);
+        attention.batch = null;
+        matmul(w.wo(), att, xb, n);
+        CpuOps.add(x, xb, 0, n * d);
+
+        for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.ffnNorm(), d, cfg.rmsEps());
+        matmul(w.ffnGate(), xb, gate, n);
+        matmul(w.ffnUp(), xb, up, n);
+        CpuOps.swiglu(gate, up, 0, n * cfg.ffnDim());
+        matmul(w.ffnDown(), gate, xb, n);
+        CpuOps.add(x, xb, 0, n * d);
+    }
+
+    /** out[t][r] = W[r] . in[t] for t in [0, nTok): [nTok, rows] from [nTok, cols]. */
+    private void matmul(Weight w, float[] in, float[] out, int nTok) {
+        if (nTok == 0) return;
+        float[] src = in;
+        if (bc.roundActivations() && w.type() == GgmlType.F16) {
+            CpuOps.roundToF16(in, xr, nTok * w.cols());
+            src = xr;
+        }
+        matmul.set(w, src, out, nTok);
+        parallelFor(w.rows(), matmul, (long) w.rows() * w.cols() * nTok);
+        matmul.set(null, null, null, 0);
+    }
+
+    private void parallelFor(int n, ComputePool.RangeTask task, long work) {
+        if (work < PARALLEL_MIN_WORK) task.run(0, n, 0);
+        else pool.parallelFor(n, task);
+    }
+
+    private void validate(ForwardBatch b) {
+        if (b.nTokens <= 0) throw new IllegalArgumentException("forward batch has no tokens");
+        if (b.nTokens > bc.maxBatchTokens()) {
+            throw new IllegalArgumentException("forward batch has " + b.nTokens + " tokens, backend allows " + bc.maxBatchTokens());
+        }
+        if (b.nLogits > bc.maxLogitRows()) {
+            throw new IllegalArgumentException("forward batch asks for " + b.nLogits + " logit rows, backend allows " + bc.maxLogitRows());
+        }
+        if (b.nSeqs > bc.maxSeqs()) {
+            throw new IllegalArgumentException("forward batch has " + b.nSeqs + " sequences, backend allows " + bc.maxSeqs());
+        }
+        for (int t = 0; t < b.nTokens; t++) {
+            int tok = b.tokens[t], pos = b.positions[t], s = b.seqOfToken[t];
+            if (tok < 0 || tok >= cfg.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tok + " at batch row " + t + " is outside the vocabulary [0, " + cfg.vocabSize() + ")");
+            }
+            if (s < 0 || s >= b.nSeqs) throw new IllegalArgumentException("batch row " + t + " names sequence slot " + s + ", batch has " + b.nSeqs);
+            if (pos < 0 || pos >= bc.maxSeqLen() || pos >= b.contextLens[s]) {
+                throw new IllegalArgumentException("position " + pos + " at batch row " + t + " is outside [0, min(maxSeqLen "
+                        + bc.maxSeqLen() + ", context length " + b.contextLens[s] + "))");
+            }
+            if (pos / bc.blockSize() >= b.maxBlocksPerSeq) {
+                throw new IllegalArgumentException("position " + pos + " needs block " + pos / bc.blockSize() + ", block table holds " + b.maxBlocksPerSeq);
+            }
+        }
+        for (int s = 0; s < b.nSeqs; s++) {
+            int blocks = (b.contextLens[s] + bc.blockSize() - 1) / bc.blockSize();
+            if (blocks > b.maxBlocksPerSeq) {
+                throw new IllegalArgumentException("sequence slot " + s + " context " + b.contextLens[s] + " needs " + blocks + " blocks, table holds " + b.maxBlocksPerSeq);
+            }
+            for (int i = 0; i < blocks; i++) {
+                int blk = b.blockTables[s][i];
+                if (blk < 0 || blk >= bc.numBlocks()) {
+                    throw new IllegalArgumentException("sequence slot " + s + " block table entry " + i + " = " + blk + " is outside [0, " + bc.numBlocks() + ")");
+                }
+            }
+        }
+        for (int r = 0; r < b.nLogits; r++) {
+            if (b.logitRows[r] < 0 || b.logitRows[r] >= b.nTokens) {
+                throw new IllegalArgumentException("logit row " + r + " names batch row " + b.logitRows[r] + ", batch has " + b.nTokens);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    /** Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. */
+    private static final class MatmulTask implements ComputePool.RangeTask {
+        private Weight w;
+        private float[] in, out;
+        private int nTok;
+
+        void set(Weight w, float[] in, float[] out, int nTok) {
+            this.w = w;
+            this.in = in;
+            this.out = out;
+            this.nTok = nTok;
+        }
+
+        @Override
+        public void run(int from, int to, int worker) {
+            Weight w = this.w;
+            float[] in = this.in, out = this.out;
+            int cols = w.cols(), rows = w.rows();
+            var kernel = w.kernel();
+            var data = w.data();
+            for (int r = from; r < to; r++) {
+                long off = w.rowOffset(r);
+                for (int t = 0; t < nTok; t++) out[t * rows + r] = kernel.dot(data, off, in, t * cols, cols);
+            }
+        }
+    }
+
+    /**
+     * Causal attention of items [from, to), item = token * nHeads + head: softmax(q . K[0..pos] / sqrt(headDim))
+     * weighted sum of V, reading K/V through the token's sequence block table.
+     */
+    private final class AttentionTask implements ComputePool.RangeTask {
+        int layer;
+        ForwardBatch batch;
+
+        @Override
+        public void run(int from, int to, int worker) {
+            int hd = cfg.headDim(), nh = cfg.nHeads(), group = cfg.groupSize();
+            float scale = (float) (1.0 / Math.sqrt(hd)); // llama.cpp: 1.0f/sqrtf(float(n_embd_head))
+            float[] s = scores[worker];
+            for (int item = from; item < to; item++) {
+                int t = item / nh, h = item % nh;
+                int[] table = batch.blockTables[batch.seqOfToken[t]];
+                int ctx = batch.positions[t] + 1;
+                int qOff = t * cfg.qDim() + h * hd;
+                int headOff = (h / group) * hd;
+                for (int p = 0; p < ctx; p++) s[p] = kv.dotK(layer, kv.slot(table, p), headOff, q, qOff, hd);
+                CpuOps.scaledSoftmax(s, ctx, scale);
+                java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
+                for (int p = 0; p < ctx; p++) kv.addV(layer, kv.slot(table, p), headOff, s[p], att, qOff, hd);
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package dev.tokenmill.backend.cpu;
+
+import dev.tokenmill.tensor.GgmlType;
+
+/**
+ * Sizes of a {@link CpuBackend}, fixed at construction: the KV cache holds {@code numBlocks} blocks of
+ * {@code blockSize} tokens, one forward call carries at most {@code maxBatchTokens} tokens of at most
+ * {@code maxSeqs} sequences and returns at most {@code maxLogitRows} logit rows, and no sequence is longer than
+ * {@code maxSeqLen}. {@code kvType} is F32 (exact, as the llama.cpp reference runs) or F16 (half the memory).
+ * {@code roundActivations} makes F16-weight products round the activations to F16 first, as llama.cpp's CPU
+ * backend does, so that logits match it more closely.
+ */
+public record CpuBackendConfig(
+        int blockSize,
+        int numBlocks,
+        int maxBatchTokens,
+        int maxSeqs,
+        int maxSeqLen,
+        int maxLogitRows,
+        GgmlType kvType,
+        int threads,
+        boolean roundActivations) {
+
+    public CpuBackendConfig {
+        check(blockSize, "blockSize");
+        check(numBlocks, "numBlocks");
+        check(maxBatchTokens, "maxBatchTokens");
+        check(maxSeqs, "maxSeqs");
+        check(maxSeqLen, "maxSeqLen");
+        check(maxLogitRows, "maxLogitRows");
+        check(threads, "threads");
+        if (kvType != GgmlType.F32 && kvType != GgmlType.F16) {
+            throw new IllegalArgumentException("kvType must be F32 or F16, got " + kvType);
+        }
+        if (maxLogitRows > maxBatchTokens) {
+            throw new IllegalArgumentException("maxLogitRows " + maxLogitRows + " exceeds maxBatchTokens " + maxBatchTokens);
+        }
+    }
+
+    /** One sequence of up to {@code maxSeqLen} tokens, prefilled in one call, logits for every prompt row. */
+    public static CpuBackendConfig singleSequence(int maxSeqLen, int blockSize, int threads) {
+        int blocks = (maxSeqLen + blockSize - 1) / blockSize;
+        return new CpuBackendConfig(blockSize, blocks, maxSeqLen, 1, maxSeqLen, maxSeqLen, GgmlType.F32, threads, true);
+    }
+
+    public static int defaultThreads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    public CpuBackendConfig withKvType(GgmlType type) {
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, type, threads, roundActivations);
+    }
+
+    public CpuBackendConfig withThreads(int n) {
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, n, roundActivations);
+    }
+
+    public CpuBackendConfig withRoundActivations(boolean round) {
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, round);
+    }
+
+    private static void check(int v, String name) {
+        if (v <= 0) throw new IllegalArgumentException(name + " must be positive, got " + v);
+    }
+}

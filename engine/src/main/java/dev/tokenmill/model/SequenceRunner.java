@@ -1,0 +1,159 @@
+package dev.tokenmill.model;
+
+import dev.tokenmill.backend.ForwardBatch;
+import dev.tokenmill.backend.Logits;
+import dev.tokenmill.backend.cpu.CpuBackend;
+import dev.tokenmill.backend.cpu.CpuBackendConfig;
+import dev.tokenmill.sample.Sampler;
+import dev.tokenmill.sample.SamplingParams;
+import dev.tokenmill.sample.StopMatcher;
+
+import java.util.Arrays;
+import java.util.function.IntFunction;
+import java.util.function.IntPredicate;
+
+/**
+ * Runs one sequence through a {@link CpuBackend}: the prompt in one forward call, then one call per generated
+ * token. It owns a backend with a KV cache for one sequence of up to {@code maxSeqLen} tokens laid out in
+ * consecutive blocks. This is the CLI's path; the batched engine drives the backend through the scheduler.
+ */
+public final class SequenceRunner implements AutoCloseable {
+    /** Tokens per KV block. */
+    static final int BLOCK_SIZE = 16;
+
+    private final ModelConfig cfg;
+    private final CpuBackend backend;
+    private final ForwardBatch batch;
+    private final int maxSeqLen;
+
+    /** Why a generation ended. */
+    public enum FinishReason { LENGTH, STOP }
+
+    /**
+     * The generated tokens (an end-of-generation or stop token that ended generation included), their text with a
+     * matched stop string cut off, and the logits at the last prompt position.
+     */
+    public record Generation(int[] promptIds, int[] tokenIds, String text, FinishReason finishReason, float[] promptLastLogits) {}
+
+    public SequenceRunner(Model model, CpuBackendConfig backendConfig) {
+        this.cfg = model.config();
+        this.maxSeqLen = backendConfig.maxSeqLen();
+        if (backendConfig.numBlocks() * backendConfig.blockSize() < maxSeqLen) {
+            throw new IllegalArgumentException("backend has " + backendConfig.numBlocks() + " blocks of " + backendConfig.blockSize()
+                    + " tokens, too few for one sequence of " + maxSeqLen);
+        }
+        this.backend = new CpuBackend(model.config(), model.weights(), backendConfig);
+        int blocks = (maxSeqLen + backendConfig.blockSize() - 1) / backendConfig.blockSize();
+        this.batch = new ForwardBatch(backendConfig.maxBatchTokens(), 1, blocks);
+        for (int i = 0; i < blocks; i++) batch.blockTables[0][i] = i;
+    }
+
+    /** A runner for sequences of up to {@code maxSeqLen} tokens with an F32 KV cache. */
+    public static SequenceRunner create(Model model, int maxSeqLen, int threads) {
+        int len = Math.max(1, maxSeqLen);
+        return new SequenceRunner(model, CpuBackendConfig.singleSequence(len, BLOCK_SIZE, threads));
+    }
+
+    public ModelConfig config() { return cfg; }
+
+    public int maxSeqLen() { return maxSeqLen; }
+
+    /**
+     * Natural-log probabilities of each next prompt token: {@code result[i] = ln P(ids[i+1] | ids[0..i])}, from a
+     * log-softmax in double precision over the float logits.
+     */
+    public double[] score(int[] ids) {
+        checkPrompt(ids);
+        Logits logits = prefill(ids, true);
+        double[] out = new double[ids.length - 1];
+        for (int i = 0; i + 1 < ids.length; i++) out[i] = logSoftmaxAt(logits.data(), logits.offset(i), cfg.vocabSize(), ids[i + 1]);
+        return out;
+    }
+
+    /**
+     * Generates after {@code promptIds}. {@code pieceOf} gives the text of each generated token as it streams (may
+     * be null when there is no text, then stop strings never match); {@code isEndOfGeneration} ends generation at
+     * the model's EOS/EOT tokens (may be null).
+     */
+    public Generation generate(int[] promptIds, SamplingParams params, IntFunction<String> pieceOf, IntPredicate isEndOfGeneration) {
+        checkPrompt(promptIds);
+        Sampler sampler = new Sampler(params, cfg.vocabSize());
+        for (int id : promptIds) sampler.accept(id);
+        StopMatcher stops = new StopMatcher(params.stopStrings());
+        StringBuilder text = new StringBuilder();
+
+        Logits logits = prefill(promptIds, false);
+        float[] promptLast = logits.copyRow(0);
+        int[] out = new int[params.maxTokens()];
+        int n = 0;
+        int pos = promptIds.length;
+        FinishReason reason = FinishReason.LENGTH;
+        while (true) {
+            int next = sampler.sample(logits.data(), logits.offset(0));
+            out[n++] = next;
+            sampler.accept(next);
+            if ((isEndOfGeneration != null && isEndOfGeneration.test(next)) || params.stopTokenIds().contains(next)) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            if (pieceOf != null) {
+                text.append(stops.push(pieceOf.apply(next)));
+                if (stops.stopped()) {
+                    reason = FinishReason.STOP;
+                    break;
+                }
+            }
+            if (n == params.maxTokens() || pos >= maxSeqLen) break;
+            logits = decode(next, pos++);
+        }
+        text.append(stops.flush());
+        return new Generation(promptIds.clone(), Arrays.copyOf(out, n), text.toString(), reason, promptLast);
+    }
+
+    /** Runs the whole prompt in one forward call; logits for every position or only the last one. */
+    public Logits prefill(int[] ids, boolean allLogits) {
+        checkPrompt(ids);
+        batch.clear();
+        batch.nSeqs = 1;
+        batch.contextLens[0] = ids.length;
+        for (int i = 0; i < ids.length; i++) batch.addToken(0, ids[i], i, allLogits || i == ids.length - 1);
+        return backend.forward(batch);
+    }
+
+    /** Feeds one token at {@code pos} (after the positions already in the cache); returns its logits. */
+    public Logits decode(int token, int pos) {
+        if (pos >= maxSeqLen) throw new IllegalArgumentException("position " + pos + " is past the runner's maxSeqLen " + maxSeqLen);
+        batch.clear();
+        batch.nSeqs = 1;
+        batch.contextLens[0] = pos + 1;
+        batch.addToken(0, token, pos, true);
+        return backend.forward(batch);
+    }
+
+    /** ln softmax(logits[off..off+n))[target], max-subtracted log-sum-exp in double. */
+    public static double logSoftmaxAt(float[] logits, int off, int n, int target) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
+        return logits[off + target] - max - Math.log(sum);
+    }
+
+    private void checkPrompt(int[] ids) {
+        if (ids.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (ids.length > maxSeqLen || ids.length > batch.maxTokens) {
+            throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, more than this runner's limit of "
+                    + Math.min(maxSeqLen, batch.maxTokens));
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= cfg.vocabSize()) {
+                throw new IllegalArgumentException("prompt token " + i + " = " + ids[i] + " is outside the vocabulary [0, " + cfg.vocabSize() + ")");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+    }
+}

@@ -1,0 +1,160 @@
+package dev.tokenmill.sample;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Picks the next token of one sequence from its logits, in llama.cpp's sampler-chain order: penalties, top-k,
+ * top-p, min-p, temperature, then a seeded draw. With temperature 0 it returns the argmax of the penalized logits
+ * (ties to the lowest id). Feed every token of the sequence (prompt and generated) to {@link #accept(int)} so the
+ * penalties see them. Buffers are sized once for the vocabulary; {@link #sample} allocates nothing.
+ */
+public final class Sampler {
+    private final SamplingParams params;
+    private final int vocabSize;
+    private final SplittableRandom random;
+    private final float[] work;   // penalized logits
+    private final long[] order;   // candidates as sortable (logit desc, id asc) keys
+    private final double[] probs;
+    // penalty window: the last penaltyLastN accepted tokens and their counts
+    private final int[] window;
+    private final int[] counts;
+    private int windowLen;
+    private int windowHead;
+
+    public Sampler(SamplingParams params, int vocabSize) {
+        if (vocabSize <= 0) throw new IllegalArgumentException("vocabSize must be positive, got " + vocabSize);
+        this.params = params;
+        this.vocabSize = vocabSize;
+        long seed = params.seed() == SamplingParams.RANDOM_SEED ? new SplittableRandom().nextLong() : params.seed();
+        this.random = new SplittableRandom(seed);
+        this.work = new float[vocabSize];
+        this.order = new long[vocabSize];
+        this.probs = new double[vocabSize];
+        this.window = new int[Math.max(1, params.penaltyLastN())];
+        this.counts = params.hasPenalties() ? new int[vocabSize] : null;
+    }
+
+    public SamplingParams params() { return params; }
+
+    /** Records a token of the sequence for the penalty window. */
+    public void accept(int token) {
+        if (counts == null) return;
+        if (token < 0 || token >= vocabSize) throw new IllegalArgumentException("token " + token + " outside vocabulary of " + vocabSize);
+        if (windowLen == window.length) {
+            counts[window[windowHead]]--;
+            window[windowHead] = token;
+            windowHead = (windowHead + 1) % window.length;
+        } else {
+            window[(windowHead + windowLen) % window.length] = token;
+            windowLen++;
+        }
+        counts[token]++;
+    }
+
+    /** Chooses the next token from {@code logits[off..off+vocabSize)}; the logits are not modified. */
+    public int sample(float[] logits, int off) {
+        System.arraycopy(logits, off, work, 0, vocabSize);
+        if (counts != null) applyPenalties();
+        if (params.isGreedy()) return argmax(work);
+
+        int n = vocabSize;
+        for (int i = 0; i < n; i++) order[i] = key(work[i], i);
+        Arrays.sort(order, 0, n); // best first
+        if (params.topK() > 0 && params.topK() < n) n = params.topK();
+        if (params.topP() < 1f) n = topP(n);
+        if (params.minP() > 0f) n = minP(n);
+        // temperature, then softmax and draw
+        float temp = params.temperature();
+        float max = work[id(order[0])] / temp;
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            probs[i] = Math.exp(work[id(order[i])] / temp - max);
+            sum += probs[i];
+        }
+        double u = random.nextDouble() * sum;
+        double acc = 0;
+        for (int i = 0; i < n; i++) {
+            acc += probs[i];
+            if (u < acc) return id(order[i]);
+        }
+        return id(order[n - 1]);
+    }
+
+    /** As llama_sampler_penalties_apply: repeat penalty scales away from zero, then frequency and presence subtract. */
+    private void applyPenalties() {
+        float rep = params.repetitionPenalty(), freq = params.frequencyPenalty(), pres = params.presencePenalty();
+        for (int i = 0; i < windowLen; i++) {
+            int tok = window[(windowHead + i) % window.length];
+            int c = counts[tok];
+            if (c <= 0) continue;
+            // a token repeated in the window is penalized once: mark it done by negating its count
+            float l = work[tok];
+            l = l <= 0 ? l * rep : l / rep;
+            work[tok] = l - (c * freq + pres);
+            counts[tok] = -c;
+        }
+        for (int i = 0; i < windowLen; i++) {
+            int tok = window[(windowHead + i) % window.length];
+            if (counts[tok] < 0) counts[tok] = -counts[tok];
+        }
+    }
+
+    /** Smallest prefix of the sorted candidates whose probability reaches topP (at least one token). */
+    private int topP(int n) {
+        double sum = softmaxSorted(n);
+        double cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += probs[i] / sum;
+            if (cum >= params.topP()) return i + 1;
+        }
+        return n;
+    }
+
+    /** Candidates whose logit is at least max + ln(minP), i.e. probability at least minP times the best. */
+    private int minP(int n) {
+        float threshold = work[id(order[0])] + (float) Math.log(params.minP());
+        int keep = 1;
+        while (keep < n && work[id(order[keep])] >= threshold) keep++;
+        return keep;
+    }
+
+    private double softmaxSorted(int n) {
+        float max = work[id(order[0])];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            probs[i] = Math.exp(work[id(order[i])] - max);
+            sum += probs[i];
+        }
+        return sum;
+    }
+
+    /** Index of the largest value, the lowest index among equals. */
+    public static int argmax(float[] v) {
+        return argmax(v, 0, v.length);
+    }
+
+    /** Argmax of {@code v[off..off+n)} relative to {@code off}, ties to the lowest index. */
+    public static int argmax(float[] v, int off, int n) {
+        int best = 0;
+        float bv = v[off];
+        for (int i = 1; i < n; i++) {
+            if (v[off + i] > bv) {
+                bv = v[off + i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** A long that sorts ascending by (logit descending, id ascending). */
+    private static long key(float logit, int id) {
+        int bits = Float.floatToIntBits(logit);
+        int sortable = bits ^ ((bits >> 31) & 0x7fffffff); // monotone in the float's value as a signed int
+        return ((long) ~sortable << 32) | (id & 0xffffffffL);
+    }
+
+    private static int id(long key) {
+        return (int) key;
+    }
+}
