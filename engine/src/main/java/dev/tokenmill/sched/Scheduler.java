@@ -30,7 +30,8 @@ import java.util.List;
  *   <li>running sequences still in prefill get chunks from what is left of the budget;</li>
  *   <li>waiting sequences are admitted, front of the queue first, each with the prefix-cache hit on its leading
  *       full blocks (never its last token, whose logits are needed) and a first prefill chunk. Admission stops at
- *       the first sequence that does not fit, so nobody overtakes it.</li>
+ *       the first sequence that does not fit, so nobody overtakes it; there are no admissions in a step that had
+ *       to preempt.</li>
  * </ol>
  * When a running sequence needs a block and the pool is empty, the most recently arrived running sequence is
  * preempted: its blocks are released (full ones stay in the prefix cache) and it goes back to the front of the
@@ -154,8 +155,9 @@ public final class Scheduler {
             mustAllocate(seq, seq.numComputedTokens + n);
             plan(seq, n);
         }
-        // 3. admissions from the front of the queue
-        while (budget > 0 && running.size() < config.maxSeqs() && !waiting.isEmpty()) {
+        // 3. admissions from the front of the queue, unless this step had to preempt (as vLLM v1): the pool is
+        //    tight, and re-admitting a sequence just preempted would only recompute it to preempt it again
+        while (out.preempted.isEmpty() && budget > 0 && running.size() < config.maxSeqs() && !waiting.isEmpty()) {
             Sequence seq = waiting.peekFirst();
             int numHits = seq.params().promptLogits() ? 0 : kv.findCachedPrefix(seq.tokenArray(), seq.numTokens() - 1, hits);
             int cached = numHits * kv.blockSize();
