@@ -2,6 +2,8 @@ package dev.tokenmill.cli;
 
 import dev.tokenmill.backend.cpu.CpuBackendConfig;
 import dev.tokenmill.model.Model;
+import dev.tokenmill.tokenizer.StreamingDecoder;
+import dev.tokenmill.tokenizer.Tokenizer;
 
 /** Text to ids and back for the score and generate commands. */
 final class PromptText {
@@ -9,12 +11,24 @@ final class PromptText {
 
     /** Tokenizes as llama.cpp's llama_tokenize(add_special = true, parse_special = true). */
     static int[] encode(Model m, String text) {
-        throw new Cli.UserException("text input needs the tokenizer, which is not in this build yet; pass --ids");
+        return Tokenizer.fromGguf(m.gguf()).encode(text, true, true);
     }
 
-    /** Streams the text of generated tokens; null while there is no tokenizer. */
+    /** Streams the text of generated tokens, never half a UTF-8 character. */
     static Detokenizer detokenizer(Model m) {
-        return null;
+        Tokenizer tokenizer = Tokenizer.fromGguf(m.gguf());
+        StreamingDecoder decoder = tokenizer.newStreamingDecoder();
+        return new Detokenizer() {
+            @Override
+            public String piece(int token) {
+                return decoder.accept(token);
+            }
+
+            @Override
+            public boolean isEndOfGeneration(int token) {
+                return tokenizer.isEndOfGeneration(token);
+            }
+        };
     }
 
     static int threads(Integer requested) {
