@@ -4,8 +4,6 @@ import static dev.tokenmill.tensor.ScalarKernels.I16;
 import static dev.tokenmill.tensor.ScalarKernels.I32;
 import static dev.tokenmill.tensor.ScalarKernels.QK_K;
 import static dev.tokenmill.tensor.ScalarKernels.f16;
-import static dev.tokenmill.tensor.ScalarKernels.kMin;
-import static dev.tokenmill.tensor.ScalarKernels.kScale;
 import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.GE;
 import static jdk.incubator.vector.VectorOperators.LSHL;
@@ -438,33 +436,61 @@ final class VectorKernels {
     }
 
     // ---- K-quants (256-element super-blocks) ---------------------------------------------------------------
+    //
+    // Work is split into units that take and return scalars (a float partial sum): a super-block or a group
+    // holds too many vector operations for C2's inlining budget, and a unit it declines to inline then costs a
+    // call, not a boxed vector per operation. Scale bytes are read with one or two wide loads and unpacked in
+    // registers; sixteen bounds-checked byte reads per super-block cost more than the vector work.
 
-    /**
-     * Q4_K: per 64 elements, 32 bytes of nibbles and two (scale, min) pairs; w = (d*sc) * q - dmin*m formed in
-     * registers.
-     */
+    static final java.lang.foreign.ValueLayout.OfLong I64 =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+
+    /** Byte k (0..11) of a Q4_K/Q5_K scales field held as {@code lo} (bytes 0..7) and {@code hi} (bytes 8..11). */
+    static int scaleByte(long lo, int hi, int k) {
+        return k < 8 ? (int) (lo >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 8))) & 0xff;
+    }
+
+    /** ggml's get_scale_min_k4, scale half, from the scales field in registers. */
+    static int kScale(long lo, int hi, int j) {
+        return j < 4
+                ? scaleByte(lo, hi, j) & 63
+                : (scaleByte(lo, hi, j + 4) & 0x0f) | ((scaleByte(lo, hi, j - 4) >>> 6) << 4);
+    }
+
+    /** ggml's get_scale_min_k4, min half. */
+    static int kMin(long lo, int hi, int j) {
+        return j < 4
+                ? scaleByte(lo, hi, j + 4) & 63
+                : (scaleByte(lo, hi, j + 4) >>> 4) | ((scaleByte(lo, hi, j) >>> 6) << 4);
+    }
+
+    /** Q4_K: per 64 elements, 32 bytes of nibbles and two (scale, min) pairs; w = (d*sc) * q - dmin*m. */
     static final class Q4_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q4_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
+            float s = 0;
+            for (int b = 0; b < n / QK_K; b++) s += superBlock(w, rowOffset + 144L * b, x, xOff + QK_K * b);
+            return s;
+        }
+
+        private static float superBlock(MemorySegment w, long o, float[] x, int xi) {
+            float d = f16(w, o), min = f16(w, o + 2);
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
             FloatVector a0 = FloatVector.zero(F), a1 = a0; // low-nibble and high-nibble sub-blocks
-            for (int b = 0; b < n / QK_K; b++) {
-                long o = rowOffset + 144L * b;
-                float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
-                for (int g = 0; g < 4; g++) {
-                    FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
-                    FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
-                    FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
-                    FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
-                    long qs = o + 16 + 32L * g;
-                    int y = xOff + QK_K * b + 64 * g;
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = loadBytes(w, qs + l);
-                        a0 = toFloats(q.and((byte) 0x0f)).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), a0);
-                        a1 = toFloats(shiftRight(q, 4).and((byte) 0x0f)).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
-                    }
+            for (int g = 0; g < 4; g++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * kScale(lo, hi, 2 * g));
+                FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(lo, hi, 2 * g)));
+                FloatVector d2 = FloatVector.broadcast(F, d * kScale(lo, hi, 2 * g + 1));
+                FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(lo, hi, 2 * g + 1)));
+                long qs = o + 16 + 32L * g;
+                int y = xi + 64 * g;
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector q = loadBytes(w, qs + l);
+                    a0 = toFloats(q.and((byte) 0x0f)).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), a0);
+                    a1 = toFloats(shiftRight(q, 4).and((byte) 0x0f)).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
                 }
             }
             return a0.add(a1).reduceLanes(ADD);
@@ -475,10 +501,11 @@ final class VectorKernels {
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 144L * b;
                 float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
                 for (int g = 0; g < 4; g++) {
-                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
-                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
+                    float d1 = d * kScale(lo, hi, 2 * g), m1 = min * kMin(lo, hi, 2 * g);
+                    float d2 = d * kScale(lo, hi, 2 * g + 1), m2 = min * kMin(lo, hi, 2 * g + 1);
                     long qs = o + 16 + 32L * g;
                     int y = outOff + QK_K * b + 64 * g;
                     for (int l = 0; l < 32; l += L) {
@@ -491,34 +518,38 @@ final class VectorKernels {
         }
     }
 
-    /** Q5_K: as Q4_K with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] adding 16. */
+    /** Q5_K: as Q4_K with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] adding 16; one unit per 64 elements. */
     static final class Q5_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q5_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0; // low-nibble and high-nibble sub-blocks
+            float s = 0;
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 176L * b;
                 float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
-                long qh = o + 16;
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
                 for (int g = 0; g < 4; g++) {
-                    FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
-                    FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
-                    FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
-                    FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
-                    long qs = o + 48 + 32L * g;
-                    int y = xOff + QK_K * b + 64 * g;
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = loadBytes(w, qs + l);
-                        ByteVector h = loadBytes(w, qh + l);
-                        ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
-                        ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
-                        a0 = toFloats(lo).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), a0);
-                        a1 = toFloats(hi).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
-                    }
+                    s += group(w, o, g, d * kScale(lo, hi, 2 * g), min * kMin(lo, hi, 2 * g),
+                            d * kScale(lo, hi, 2 * g + 1), min * kMin(lo, hi, 2 * g + 1), x, xOff + QK_K * b + 64 * g);
                 }
+            }
+            return s;
+        }
+
+        private static float group(MemorySegment w, long o, int g, float d1, float m1, float d2, float m2, float[] x, int y) {
+            FloatVector vd1 = FloatVector.broadcast(F, d1), vm1 = FloatVector.broadcast(F, -m1);
+            FloatVector vd2 = FloatVector.broadcast(F, d2), vm2 = FloatVector.broadcast(F, -m2);
+            long qh = o + 16, qs = o + 48 + 32L * g;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = loadBytes(w, qs + l);
+                ByteVector h = loadBytes(w, qh + l);
+                ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
+                ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
+                a0 = toFloats(lo).fma(vd1, vm1).fma(FloatVector.fromArray(F, x, y + l), a0);
+                a1 = toFloats(hi).fma(vd2, vm2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
             }
             return a0.add(a1).reduceLanes(ADD);
         }
@@ -528,59 +559,83 @@ final class VectorKernels {
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 176L * b;
                 float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
-                long qh = o + 16;
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
                 for (int g = 0; g < 4; g++) {
-                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
-                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
-                    long qs = o + 48 + 32L * g;
-                    int y = outOff + QK_K * b + 64 * g;
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = loadBytes(w, qs + l);
-                        ByteVector h = loadBytes(w, qh + l);
-                        ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
-                        ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
-                        toFloats(lo).mul(d1).sub(m1).intoArray(out, y + l);
-                        toFloats(hi).mul(d2).sub(m2).intoArray(out, y + 32 + l);
-                    }
+                    dequantizeGroup(w, o, g, d * kScale(lo, hi, 2 * g), min * kMin(lo, hi, 2 * g),
+                            d * kScale(lo, hi, 2 * g + 1), min * kMin(lo, hi, 2 * g + 1), out, outOff + QK_K * b + 64 * g);
                 }
+            }
+        }
+
+        private static void dequantizeGroup(MemorySegment w, long o, int g, float d1, float m1, float d2, float m2,
+                                            float[] out, int y) {
+            long qh = o + 16, qs = o + 48 + 32L * g;
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = loadBytes(w, qs + l);
+                ByteVector h = loadBytes(w, qh + l);
+                ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
+                ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
+                toFloats(lo).mul(d1).sub(m1).intoArray(out, y + l);
+                toFloats(hi).mul(d2).sub(m2).intoArray(out, y + 32 + l);
             }
         }
     }
 
     /**
-     * Q6_K: per 128-element half, 64 bytes of low nibbles and 32 of high bit pairs give four 32-element runs;
-     * every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
+     * Q6_K: per 128-element half, 64 bytes of low nibbles (ql) and 32 of high bit pairs (qh) give four 32-element
+     * runs: low nibbles of ql[0..32) and ql[32..64) with qh bits 0-1 and 2-3, then their high nibbles with bits
+     * 4-5 and 6-7. Every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
+     * One unit per half and nibble.
      */
     static final class Q6_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q6_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            float s = 0;
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 210L * b;
                 float d = f16(w, o + 208);
                 for (int half = 0; half < 2; half++) {
-                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
+                    long sc = w.get(I64, o + 192 + 8L * half); // the half's 8 int8 scales
                     int y = xOff + QK_K * b + 128 * half;
-                    for (int l = 0; l < 32; l += L) {
-                        int is = l / 16;
-                        ByteVector lo0 = loadBytes(w, ql + l);
-                        ByteVector lo1 = loadBytes(w, ql + 32 + l);
-                        ByteVector h = loadBytes(w, qh + l);
-                        ByteVector q1 = lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q2 = lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q3 = shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q4 = shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32);
-                        a0 = toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).fma(FloatVector.fromArray(F, x, y + l), a0);
-                        a1 = toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
-                        a2 = toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).fma(FloatVector.fromArray(F, x, y + 64 + l), a2);
-                        a3 = toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).fma(FloatVector.fromArray(F, x, y + 96 + l), a3);
-                    }
+                    s += lowNibbles(w, o + 64L * half, o + 128 + 32L * half, d, sc, x, y);
+                    s += highNibbles(w, o + 64L * half, o + 128 + 32L * half, d, sc, x, y);
                 }
             }
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return s;
+        }
+
+        /** Int8 scale k of a half's eight, times d: ggml's {@code d * sc[k]}. */
+        private static float scale(float d, long sc, int k) {
+            return d * (byte) (sc >>> (8 * k));
+        }
+
+        private static float lowNibbles(MemorySegment w, long ql, long qh, float d, long sc, float[] x, int y) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int l = 0; l < 32; l += L) {
+                int is = l / 16;
+                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
+                ByteVector q1 = lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32);
+                ByteVector q2 = lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32);
+                a0 = toFloats(q1).mul(scale(d, sc, is)).fma(FloatVector.fromArray(F, x, y + l), a0);
+                a1 = toFloats(q2).mul(scale(d, sc, is + 2)).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
+            }
+            return a0.add(a1).reduceLanes(ADD);
+        }
+
+        private static float highNibbles(MemorySegment w, long ql, long qh, float d, long sc, float[] x, int y) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int l = 0; l < 32; l += L) {
+                int is = l / 16;
+                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
+                ByteVector q3 = shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32);
+                ByteVector q4 = shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32);
+                a0 = toFloats(q3).mul(scale(d, sc, is + 4)).fma(FloatVector.fromArray(F, x, y + 64 + l), a0);
+                a1 = toFloats(q4).mul(scale(d, sc, is + 6)).fma(FloatVector.fromArray(F, x, y + 96 + l), a1);
+            }
+            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
@@ -589,23 +644,24 @@ final class VectorKernels {
                 long o = rowOffset + 210L * b;
                 float d = f16(w, o + 208);
                 for (int half = 0; half < 2; half++) {
-                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
-                    int y = outOff + QK_K * b + 128 * half;
-                    for (int l = 0; l < 32; l += L) {
-                        int is = l / 16;
-                        ByteVector lo0 = loadBytes(w, ql + l);
-                        ByteVector lo1 = loadBytes(w, ql + 32 + l);
-                        ByteVector h = loadBytes(w, qh + l);
-                        ByteVector q1 = lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q2 = lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q3 = shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32);
-                        ByteVector q4 = shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32);
-                        toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).intoArray(out, y + l);
-                        toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).intoArray(out, y + 32 + l);
-                        toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).intoArray(out, y + 64 + l);
-                        toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).intoArray(out, y + 96 + l);
-                    }
+                    long sc = w.get(I64, o + 192 + 8L * half);
+                    dequantizeHalf(w, o + 64L * half, o + 128 + 32L * half, d, sc, out, outOff + QK_K * b + 128 * half);
                 }
+            }
+        }
+
+        private static void dequantizeHalf(MemorySegment w, long ql, long qh, float d, long sc, float[] out, int y) {
+            for (int l = 0; l < 32; l += L) {
+                int is = l / 16;
+                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
+                toFloats(lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is)).intoArray(out, y + l);
+                toFloats(lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 2)).intoArray(out, y + 32 + l);
+                toFloats(shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 4)).intoArray(out, y + 64 + l);
+                toFloats(shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 6)).intoArray(out, y + 96 + l);
             }
         }
     }
