@@ -586,7 +586,6 @@ final class VectorKernels {
      * Q6_K: per 128-element half, 64 bytes of low nibbles (ql) and 32 of high bit pairs (qh) give four 32-element
      * runs: low nibbles of ql[0..32) and ql[32..64) with qh bits 0-1 and 2-3, then their high nibbles with bits
      * 4-5 and 6-7. Every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
-     * One unit per half and nibble.
      */
     static final class Q6_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q6_K; }
@@ -597,45 +596,33 @@ final class VectorKernels {
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 210L * b;
                 float d = f16(w, o + 208);
-                for (int half = 0; half < 2; half++) {
+                // Eight runs of 32 elements, one call site: run j of a half takes the low (j < 2) or high nibbles
+                // of ql[32*(j&1) ..], qh bits 2j..2j+1 and scales 2j, 2j+1 (dequantize_row_q6_K's q1..q4). A
+                // bigger unit (64 or 128 elements) overflowed C2's inlining budget and boxed vectors.
+                for (int r = 0; r < 8; r++) {
+                    int half = r >> 2, j = r & 3;
                     long sc = w.get(I64, o + 192 + 8L * half); // the half's 8 int8 scales
-                    int y = xOff + QK_K * b + 128 * half;
-                    s += lowNibbles(w, o + 64L * half, o + 128 + 32L * half, d, sc, x, y);
-                    s += highNibbles(w, o + 64L * half, o + 128 + 32L * half, d, sc, x, y);
+                    s += run(w, o + 64L * half + 32 * (j & 1), 4 * (j >> 1), o + 128 + 32L * half, 2 * j,
+                            d * (byte) (sc >>> (16 * j)), d * (byte) (sc >>> (16 * j + 8)), x, xOff + QK_K * b + 128 * half + 32 * j);
                 }
             }
             return s;
         }
 
+        /** 32 elements: ((ql >> qShift) & 15 | ((qh >> hShift) & 3) << 4) - 32, times s0 (first 16) or s1. */
+        private static float run(MemorySegment w, long ql, int qShift, long qh, int hShift, float s0, float s1, float[] x, int y) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = shiftRight(loadBytes(w, ql + l), qShift).and((byte) 0x0f)
+                        .or(shiftLeft(shiftRight(loadBytes(w, qh + l), hShift).and((byte) 3), 4));
+                acc = toFloats(q.sub((byte) 32)).mul(l < 16 ? s0 : s1).fma(FloatVector.fromArray(F, x, y + l), acc);
+            }
+            return acc.reduceLanes(ADD);
+        }
+
         /** Int8 scale k of a half's eight, times d: ggml's {@code d * sc[k]}. */
         private static float scale(float d, long sc, int k) {
             return d * (byte) (sc >>> (8 * k));
-        }
-
-        private static float lowNibbles(MemorySegment w, long ql, long qh, float d, long sc, float[] x, int y) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            for (int l = 0; l < 32; l += L) {
-                int is = l / 16;
-                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
-                ByteVector q1 = lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32);
-                ByteVector q2 = lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32);
-                a0 = toFloats(q1).mul(scale(d, sc, is)).fma(FloatVector.fromArray(F, x, y + l), a0);
-                a1 = toFloats(q2).mul(scale(d, sc, is + 2)).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
-            }
-            return a0.add(a1).reduceLanes(ADD);
-        }
-
-        private static float highNibbles(MemorySegment w, long ql, long qh, float d, long sc, float[] x, int y) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            for (int l = 0; l < 32; l += L) {
-                int is = l / 16;
-                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
-                ByteVector q3 = shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32);
-                ByteVector q4 = shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32);
-                a0 = toFloats(q3).mul(scale(d, sc, is + 4)).fma(FloatVector.fromArray(F, x, y + 64 + l), a0);
-                a1 = toFloats(q4).mul(scale(d, sc, is + 6)).fma(FloatVector.fromArray(F, x, y + 96 + l), a1);
-            }
-            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
