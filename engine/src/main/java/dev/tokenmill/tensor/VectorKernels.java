@@ -4,13 +4,10 @@ import static dev.tokenmill.tensor.ScalarKernels.I16;
 import static dev.tokenmill.tensor.ScalarKernels.I32;
 import static dev.tokenmill.tensor.ScalarKernels.QK_K;
 import static dev.tokenmill.tensor.ScalarKernels.f16;
-import static dev.tokenmill.tensor.ScalarKernels.kMin;
-import static dev.tokenmill.tensor.ScalarKernels.kScale;
 import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.GE;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.LSHR;
-import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -19,7 +16,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,6 +26,13 @@ import jdk.incubator.vector.VectorSpecies;
  * (8 or 16 bytes) is widened to ints or floats of {@code L} lanes, the one conversion C2 turns into a single
  * {@code vpmovsxbd}/{@code vpmovzxbd}. On other widths {@link #forType} returns null and the scalar kernels run.
  *
+ * <p>Code shape matters to C2: every Vector API call inlines dozens of nodes, and past a fixed node budget
+ * (NodeCountInliningCutoff, not settable in product JVMs) calls stop being inlined and every vector is boxed
+ * (measured: 1 GB allocated per pass, 10x slower). So each kernel holds one copy of its block body in a loop and
+ * rotates two accumulators ({@code acc = body(acc); swap}) to keep two fused multiply-add chains in flight
+ * instead of unrolling by hand; C2's own loop unrolling, which runs after inlining, does the rest. The
+ * benchmark (KernelBench) reports allocated bytes per pass, which must stay 0.
+ *
  * <p>{@code dequantize} gives exactly the scalar values (same float operations, no fused multiply-add).
  * {@code dot} keeps several accumulators and uses fused multiply-add, so its rounding differs from the
  * element-order scalar sum by a few ulps of {@code sum |w*x|}.
@@ -38,9 +41,11 @@ final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
     static final boolean SUPPORTED = L == 8 || L == 16;
-    static final VectorSpecies<Integer> I = F.withLanes(int.class);
-    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(SUPPORTED ? L * 8 : 64));
-    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(SUPPORTED ? L * 16 : 128));
+    // The canonical species constants, not VectorSpecies.of(...): C2 only intrinsifies conversions whose species
+    // it sees as constants, and a computed species left the lane count as a load (measured: Q4_0 ran at 1 GB/s).
+    static final VectorSpecies<Integer> I = L == 16 ? IntVector.SPECIES_512 : IntVector.SPECIES_256;
+    static final VectorSpecies<Byte> B = L == 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
+    static final VectorSpecies<Short> S = L == 16 ? ShortVector.SPECIES_256 : ShortVector.SPECIES_128;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /** 0..31, the bit index of each element of a Q5_0/Q5_1 block in its 32-bit qh. */
@@ -76,9 +81,44 @@ final class VectorKernels {
         return (FloatVector) ByteVector.fromMemorySegment(B, w, off, LE).castShape(F, 0);
     }
 
-    /** L unsigned bytes widened to L ints. */
+    /**
+     * L bytes sign-extended to L ints; callers mask the bits they need. (ZERO_EXTEND_B2I would save the mask but
+     * is not intrinsified by C2 in JDK 25 and falls back to a lambda per call.)
+     */
     static IntVector bytesToInts(MemorySegment w, long off) {
-        return (IntVector) ByteVector.fromMemorySegment(B, w, off, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+        return (IntVector) ByteVector.fromMemorySegment(B, w, off, LE).castShape(I, 0);
+    }
+
+    /** The high nibbles of sign-extended bytes. */
+    static IntVector highNibbles(IntVector q) {
+        return q.lanewise(LSHR, 4).and(0x0f);
+    }
+
+    static ByteVector loadBytes(MemorySegment w, long off) {
+        return ByteVector.fromMemorySegment(B, w, off, LE);
+    }
+
+    /**
+     * Shifts each byte right by n as 16-bit lanes: x86 has no byte shifts, and C2 widens and narrows for a
+     * ByteVector shift. Bits from the neighbouring byte land above bit 7-n, so callers mask.
+     */
+    static ByteVector shiftRight(ByteVector v, int n) {
+        return v.reinterpretAsShorts().lanewise(LSHR, n).reinterpretAsBytes();
+    }
+
+    /** As {@link #shiftRight}: bits from the neighbouring byte land below bit n, so callers mask. */
+    static ByteVector shiftLeft(ByteVector v, int n) {
+        return v.reinterpretAsShorts().lanewise(LSHL, n).reinterpretAsBytes();
+    }
+
+    /** Bit s (0..7) of each byte moved to bit 4, others cleared: the fifth bit of a Q5_K value. */
+    static ByteVector bitToFour(ByteVector h, int s) {
+        return shiftLeft(shiftRight(h, s).and((byte) 1), 4);
+    }
+
+    /** L signed bytes to L floats. */
+    static FloatVector toFloats(ByteVector v) {
+        return (FloatVector) v.castShape(F, 0);
     }
 
     static FloatVector toFloats(IntVector v) {
@@ -140,19 +180,14 @@ final class VectorKernels {
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
             int i = 0;
-            for (; i + 4 * L <= n; i += 4 * L) {
-                long o = rowOffset + 2L * i;
-                a0 = halfToFloat(w, o).fma(FloatVector.fromArray(F, x, xOff + i), a0);
-                a1 = halfToFloat(w, o + 2L * L).fma(FloatVector.fromArray(F, x, xOff + i + L), a1);
-                a2 = halfToFloat(w, o + 4L * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), a2);
-                a3 = halfToFloat(w, o + 6L * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), a3);
-            }
             for (; i + L <= n; i += L) {
-                a0 = halfToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                FloatVector a = halfToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                a0 = a1;
+                a1 = a;
             }
-            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            float s = a0.add(a1).reduceLanes(ADD);
             for (; i < n; i++) s += Fp16.toFloat(w.get(I16, rowOffset + 2L * i)) * x[xOff + i];
             return s;
         }
@@ -170,19 +205,14 @@ final class VectorKernels {
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
             int i = 0;
-            for (; i + 4 * L <= n; i += 4 * L) {
-                long o = rowOffset + 2L * i;
-                a0 = bf16ToFloat(w, o).fma(FloatVector.fromArray(F, x, xOff + i), a0);
-                a1 = bf16ToFloat(w, o + 2L * L).fma(FloatVector.fromArray(F, x, xOff + i + L), a1);
-                a2 = bf16ToFloat(w, o + 4L * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), a2);
-                a3 = bf16ToFloat(w, o + 6L * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), a3);
-            }
             for (; i + L <= n; i += L) {
-                a0 = bf16ToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                FloatVector a = bf16ToFloat(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                a0 = a1;
+                a1 = a;
             }
-            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            float s = a0.add(a1).reduceLanes(ADD);
             for (; i < n; i++) s += Fp16.bf16ToFloat(w.get(I16, rowOffset + 2L * i)) * x[xOff + i];
             return s;
         }
@@ -210,18 +240,13 @@ final class VectorKernels {
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
             int nb = n / 32;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            int b = 0;
-            for (; b + 4 <= nb; b += 4) {
-                long o = rowOffset + 34L * b;
-                int xi = xOff + 32 * b;
-                a0 = block(w, o, x, xi, a0);
-                a1 = block(w, o + 34, x, xi + 32, a1);
-                a2 = block(w, o + 68, x, xi + 64, a2);
-                a3 = block(w, o + 102, x, xi + 96, a3);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int b = 0; b < nb; b++) {
+                FloatVector a = block(w, rowOffset + 34L * b, x, xOff + 32 * b, a0);
+                a0 = a1;
+                a1 = a;
             }
-            for (; b < nb; b++) a0 = block(w, rowOffset + 34L * b, x, xOff + 32 * b, a0);
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
@@ -239,13 +264,11 @@ final class VectorKernels {
         @Override public GgmlType type() { return GgmlType.Q4_0; }
 
         private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
-            FloatVector t = null;
+            FloatVector t = FloatVector.zero(F);
             for (int j = 0; j < 16; j += L) {
-                IntVector q = bytesToInts(w, o + 2 + j);
-                FloatVector lo = toFloats(q.and(0x0f).sub(8));
-                FloatVector hi = toFloats(q.lanewise(LSHR, 4).sub(8));
-                t = t == null ? lo.mul(FloatVector.fromArray(F, x, xi + j)) : lo.fma(FloatVector.fromArray(F, x, xi + j), t);
-                t = hi.fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
+                ByteVector q = loadBytes(w, o + 2 + j);
+                t = toFloats(q.and((byte) 0x0f).sub((byte) 8)).fma(FloatVector.fromArray(F, x, xi + j), t);
+                t = toFloats(shiftRight(q, 4).and((byte) 0x0f).sub((byte) 8)).fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
             }
             return t.fma(FloatVector.broadcast(F, f16(w, o)), acc);
         }
@@ -253,18 +276,13 @@ final class VectorKernels {
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
             int nb = n / 32;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            int b = 0;
-            for (; b + 4 <= nb; b += 4) {
-                long o = rowOffset + 18L * b;
-                int xi = xOff + 32 * b;
-                a0 = block(w, o, x, xi, a0);
-                a1 = block(w, o + 18, x, xi + 32, a1);
-                a2 = block(w, o + 36, x, xi + 64, a2);
-                a3 = block(w, o + 54, x, xi + 96, a3);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int b = 0; b < nb; b++) {
+                FloatVector a = block(w, rowOffset + 18L * b, x, xOff + 32 * b, a0);
+                a0 = a1;
+                a1 = a;
             }
-            for (; b < nb; b++) a0 = block(w, rowOffset + 18L * b, x, xOff + 32 * b, a0);
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
@@ -274,9 +292,9 @@ final class VectorKernels {
                 float d = f16(w, o);
                 int y = outOff + 32 * b;
                 for (int j = 0; j < 16; j += L) {
-                    IntVector q = bytesToInts(w, o + 2 + j);
-                    toFloats(q.and(0x0f).sub(8)).mul(d).intoArray(out, y + j);
-                    toFloats(q.lanewise(LSHR, 4).sub(8)).mul(d).intoArray(out, y + 16 + j);
+                    ByteVector q = loadBytes(w, o + 2 + j);
+                    toFloats(q.and((byte) 0x0f).sub((byte) 8)).mul(d).intoArray(out, y + j);
+                    toFloats(shiftRight(q, 4).and((byte) 0x0f).sub((byte) 8)).mul(d).intoArray(out, y + 16 + j);
                 }
             }
         }
@@ -290,9 +308,9 @@ final class VectorKernels {
             FloatVector d = FloatVector.broadcast(F, f16(w, o));
             FloatVector m = FloatVector.broadcast(F, f16(w, o + 2));
             for (int j = 0; j < 16; j += L) {
-                IntVector q = bytesToInts(w, o + 4 + j);
-                acc = toFloats(q.and(0x0f)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + j), acc);
-                acc = toFloats(q.lanewise(LSHR, 4)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + 16 + j), acc);
+                ByteVector q = loadBytes(w, o + 4 + j);
+                acc = toFloats(q.and((byte) 0x0f)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + j), acc);
+                acc = toFloats(shiftRight(q, 4).and((byte) 0x0f)).fma(d, m).fma(FloatVector.fromArray(F, x, xi + 16 + j), acc);
             }
             return acc;
         }
@@ -301,13 +319,11 @@ final class VectorKernels {
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
             int nb = n / 32;
             FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            int b = 0;
-            for (; b + 2 <= nb; b += 2) {
-                long o = rowOffset + 20L * b;
-                a0 = block(w, o, x, xOff + 32 * b, a0);
-                a1 = block(w, o + 20, x, xOff + 32 * b + 32, a1);
+            for (int b = 0; b < nb; b++) {
+                FloatVector a = block(w, rowOffset + 20L * b, x, xOff + 32 * b, a0);
+                a0 = a1;
+                a1 = a;
             }
-            for (; b < nb; b++) a0 = block(w, rowOffset + 20L * b, x, xOff + 32 * b, a0);
             return a0.add(a1).reduceLanes(ADD);
         }
 
@@ -318,9 +334,9 @@ final class VectorKernels {
                 float d = f16(w, o), m = f16(w, o + 2);
                 int y = outOff + 32 * b;
                 for (int j = 0; j < 16; j += L) {
-                    IntVector q = bytesToInts(w, o + 4 + j);
-                    toFloats(q.and(0x0f)).mul(d).add(m).intoArray(out, y + j);
-                    toFloats(q.lanewise(LSHR, 4)).mul(d).add(m).intoArray(out, y + 16 + j);
+                    ByteVector q = loadBytes(w, o + 4 + j);
+                    toFloats(q.and((byte) 0x0f)).mul(d).add(m).intoArray(out, y + j);
+                    toFloats(shiftRight(q, 4).and((byte) 0x0f)).mul(d).add(m).intoArray(out, y + 16 + j);
                 }
             }
         }
@@ -337,13 +353,11 @@ final class VectorKernels {
 
         private static FloatVector block(MemorySegment w, long o, float[] x, int xi, FloatVector acc) {
             IntVector qh = IntVector.broadcast(I, w.get(I32, o + 2));
-            FloatVector t = null;
+            FloatVector t = FloatVector.zero(F);
             for (int j = 0; j < 16; j += L) {
                 IntVector q = bytesToInts(w, o + 6 + j);
-                FloatVector lo = toFloats(q.and(0x0f).or(fifthBits(qh, j)).sub(16));
-                FloatVector hi = toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j)).sub(16));
-                t = t == null ? lo.mul(FloatVector.fromArray(F, x, xi + j)) : lo.fma(FloatVector.fromArray(F, x, xi + j), t);
-                t = hi.fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
+                t = toFloats(q.and(0x0f).or(fifthBits(qh, j)).sub(16)).fma(FloatVector.fromArray(F, x, xi + j), t);
+                t = toFloats(highNibbles(q).or(fifthBits(qh, 16 + j)).sub(16)).fma(FloatVector.fromArray(F, x, xi + 16 + j), t);
             }
             return t.fma(FloatVector.broadcast(F, f16(w, o)), acc);
         }
@@ -352,13 +366,11 @@ final class VectorKernels {
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
             int nb = n / 32;
             FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            int b = 0;
-            for (; b + 2 <= nb; b += 2) {
-                long o = rowOffset + 22L * b;
-                a0 = block(w, o, x, xOff + 32 * b, a0);
-                a1 = block(w, o + 22, x, xOff + 32 * b + 32, a1);
+            for (int b = 0; b < nb; b++) {
+                FloatVector a = block(w, rowOffset + 22L * b, x, xOff + 32 * b, a0);
+                a0 = a1;
+                a1 = a;
             }
-            for (; b < nb; b++) a0 = block(w, rowOffset + 22L * b, x, xOff + 32 * b, a0);
             return a0.add(a1).reduceLanes(ADD);
         }
 
@@ -372,7 +384,7 @@ final class VectorKernels {
                 for (int j = 0; j < 16; j += L) {
                     IntVector q = bytesToInts(w, o + 6 + j);
                     toFloats(q.and(0x0f).or(fifthBits(qh, j)).sub(16)).mul(d).intoArray(out, y + j);
-                    toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j)).sub(16)).mul(d).intoArray(out, y + 16 + j);
+                    toFloats(highNibbles(q).or(fifthBits(qh, 16 + j)).sub(16)).mul(d).intoArray(out, y + 16 + j);
                 }
             }
         }
@@ -389,7 +401,7 @@ final class VectorKernels {
             for (int j = 0; j < 16; j += L) {
                 IntVector q = bytesToInts(w, o + 8 + j);
                 acc = toFloats(q.and(0x0f).or(fifthBits(qh, j))).fma(d, m).fma(FloatVector.fromArray(F, x, xi + j), acc);
-                acc = toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j))).fma(d, m)
+                acc = toFloats(highNibbles(q).or(fifthBits(qh, 16 + j))).fma(d, m)
                         .fma(FloatVector.fromArray(F, x, xi + 16 + j), acc);
             }
             return acc;
@@ -399,13 +411,11 @@ final class VectorKernels {
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
             int nb = n / 32;
             FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            int b = 0;
-            for (; b + 2 <= nb; b += 2) {
-                long o = rowOffset + 24L * b;
-                a0 = block(w, o, x, xOff + 32 * b, a0);
-                a1 = block(w, o + 24, x, xOff + 32 * b + 32, a1);
+            for (int b = 0; b < nb; b++) {
+                FloatVector a = block(w, rowOffset + 24L * b, x, xOff + 32 * b, a0);
+                a0 = a1;
+                a1 = a;
             }
-            for (; b < nb; b++) a0 = block(w, rowOffset + 24L * b, x, xOff + 32 * b, a0);
             return a0.add(a1).reduceLanes(ADD);
         }
 
@@ -419,50 +429,71 @@ final class VectorKernels {
                 for (int j = 0; j < 16; j += L) {
                     IntVector q = bytesToInts(w, o + 8 + j);
                     toFloats(q.and(0x0f).or(fifthBits(qh, j))).mul(d).add(m).intoArray(out, y + j);
-                    toFloats(q.lanewise(LSHR, 4).or(fifthBits(qh, 16 + j))).mul(d).add(m).intoArray(out, y + 16 + j);
+                    toFloats(highNibbles(q).or(fifthBits(qh, 16 + j))).mul(d).add(m).intoArray(out, y + 16 + j);
                 }
             }
         }
     }
 
     // ---- K-quants (256-element super-blocks) ---------------------------------------------------------------
+    //
+    // Work is split into units that take and return scalars (a float partial sum): a super-block or a group
+    // holds too many vector operations for C2's inlining budget, and a unit it declines to inline then costs a
+    // call, not a boxed vector per operation. Scale bytes are read with one or two wide loads and unpacked in
+    // registers; sixteen bounds-checked byte reads per super-block cost more than the vector work.
 
-    /**
-     * Q4_K: per 64 elements, 32 bytes of nibbles and two (scale, min) pairs; w = (d*sc) * q - dmin*m formed in
-     * registers, one accumulator per 64-element group.
-     */
+    static final java.lang.foreign.ValueLayout.OfLong I64 =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+
+    /** Byte k (0..11) of a Q4_K/Q5_K scales field held as {@code lo} (bytes 0..7) and {@code hi} (bytes 8..11). */
+    static int scaleByte(long lo, int hi, int k) {
+        return k < 8 ? (int) (lo >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 8))) & 0xff;
+    }
+
+    /** ggml's get_scale_min_k4, scale half, from the scales field in registers. */
+    static int kScale(long lo, int hi, int j) {
+        return j < 4
+                ? scaleByte(lo, hi, j) & 63
+                : (scaleByte(lo, hi, j + 4) & 0x0f) | ((scaleByte(lo, hi, j - 4) >>> 6) << 4);
+    }
+
+    /** ggml's get_scale_min_k4, min half. */
+    static int kMin(long lo, int hi, int j) {
+        return j < 4
+                ? scaleByte(lo, hi, j + 4) & 63
+                : (scaleByte(lo, hi, j + 4) >>> 4) | ((scaleByte(lo, hi, j) >>> 6) << 4);
+    }
+
+    /** Q4_K: per 64 elements, 32 bytes of nibbles and two (scale, min) pairs; w = (d*sc) * q - dmin*m. */
     static final class Q4_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q4_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int b = 0; b < n / QK_K; b++) {
-                long o = rowOffset + 144L * b;
-                int xi = xOff + QK_K * b;
-                a0 = group(w, o, 0, x, xi, a0);
-                a1 = group(w, o, 1, x, xi, a1);
-                a2 = group(w, o, 2, x, xi, a2);
-                a3 = group(w, o, 3, x, xi, a3);
-            }
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            float s = 0;
+            for (int b = 0; b < n / QK_K; b++) s += superBlock(w, rowOffset + 144L * b, x, xOff + QK_K * b);
+            return s;
         }
 
-        private static FloatVector group(MemorySegment w, long o, int g, float[] x, int xi, FloatVector acc) {
+        private static float superBlock(MemorySegment w, long o, float[] x, int xi) {
             float d = f16(w, o), min = f16(w, o + 2);
-            long scales = o + 4;
-            FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
-            FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
-            FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
-            FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
-            long qs = o + 16 + 32L * g;
-            int y = xi + 64 * g;
-            for (int l = 0; l < 32; l += L) {
-                IntVector q = bytesToInts(w, qs + l);
-                acc = toFloats(q.and(0x0f)).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), acc);
-                acc = toFloats(q.lanewise(LSHR, 4)).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), acc);
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0; // low-nibble and high-nibble sub-blocks
+            for (int g = 0; g < 4; g++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * kScale(lo, hi, 2 * g));
+                FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(lo, hi, 2 * g)));
+                FloatVector d2 = FloatVector.broadcast(F, d * kScale(lo, hi, 2 * g + 1));
+                FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(lo, hi, 2 * g + 1)));
+                long qs = o + 16 + 32L * g;
+                int y = xi + 64 * g;
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector q = loadBytes(w, qs + l);
+                    a0 = toFloats(q.and((byte) 0x0f)).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), a0);
+                    a1 = toFloats(shiftRight(q, 4).and((byte) 0x0f)).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
+                }
             }
-            return acc;
+            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
@@ -470,59 +501,57 @@ final class VectorKernels {
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 144L * b;
                 float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
                 for (int g = 0; g < 4; g++) {
-                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
-                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
+                    float d1 = d * kScale(lo, hi, 2 * g), m1 = min * kMin(lo, hi, 2 * g);
+                    float d2 = d * kScale(lo, hi, 2 * g + 1), m2 = min * kMin(lo, hi, 2 * g + 1);
                     long qs = o + 16 + 32L * g;
                     int y = outOff + QK_K * b + 64 * g;
                     for (int l = 0; l < 32; l += L) {
-                        IntVector q = bytesToInts(w, qs + l);
-                        toFloats(q.and(0x0f)).mul(d1).sub(m1).intoArray(out, y + l);
-                        toFloats(q.lanewise(LSHR, 4)).mul(d2).sub(m2).intoArray(out, y + 32 + l);
+                        ByteVector q = loadBytes(w, qs + l);
+                        toFloats(q.and((byte) 0x0f)).mul(d1).sub(m1).intoArray(out, y + l);
+                        toFloats(shiftRight(q, 4).and((byte) 0x0f)).mul(d2).sub(m2).intoArray(out, y + 32 + l);
                     }
                 }
             }
         }
     }
 
-    /** Q5_K: as Q4_K with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] adding 16. */
+    /** Q5_K: as Q4_K with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] adding 16; one unit per 64 elements. */
     static final class Q5_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q5_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            float s = 0;
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 176L * b;
-                int xi = xOff + QK_K * b;
-                a0 = group(w, o, 0, x, xi, a0);
-                a1 = group(w, o, 1, x, xi, a1);
-                a2 = group(w, o, 2, x, xi, a2);
-                a3 = group(w, o, 3, x, xi, a3);
+                float d = f16(w, o), min = f16(w, o + 2);
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
+                for (int g = 0; g < 4; g++) {
+                    s += group(w, o, g, d * kScale(lo, hi, 2 * g), min * kMin(lo, hi, 2 * g),
+                            d * kScale(lo, hi, 2 * g + 1), min * kMin(lo, hi, 2 * g + 1), x, xOff + QK_K * b + 64 * g);
+                }
             }
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return s;
         }
 
-        private static FloatVector group(MemorySegment w, long o, int g, float[] x, int xi, FloatVector acc) {
-            float d = f16(w, o), min = f16(w, o + 2);
-            long scales = o + 4;
-            FloatVector d1 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g));
-            FloatVector m1 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g)));
-            FloatVector d2 = FloatVector.broadcast(F, d * kScale(w, scales, 2 * g + 1));
-            FloatVector m2 = FloatVector.broadcast(F, -(min * kMin(w, scales, 2 * g + 1)));
-            long qh = o + 16;
-            long qs = o + 48 + 32L * g;
-            int y = xi + 64 * g;
+        private static float group(MemorySegment w, long o, int g, float d1, float m1, float d2, float m2, float[] x, int y) {
+            FloatVector vd1 = FloatVector.broadcast(F, d1), vm1 = FloatVector.broadcast(F, -m1);
+            FloatVector vd2 = FloatVector.broadcast(F, d2), vm2 = FloatVector.broadcast(F, -m2);
+            long qh = o + 16, qs = o + 48 + 32L * g;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
             for (int l = 0; l < 32; l += L) {
-                IntVector q = bytesToInts(w, qs + l);
-                IntVector h = bytesToInts(w, qh + l);
-                IntVector lo = q.and(0x0f).or(h.lanewise(LSHR, 2 * g).lanewise(LSHL, 4).and(0x10));
-                IntVector hi = q.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2 * g + 1).lanewise(LSHL, 4).and(0x10));
-                acc = toFloats(lo).fma(d1, m1).fma(FloatVector.fromArray(F, x, y + l), acc);
-                acc = toFloats(hi).fma(d2, m2).fma(FloatVector.fromArray(F, x, y + 32 + l), acc);
+                ByteVector q = loadBytes(w, qs + l);
+                ByteVector h = loadBytes(w, qh + l);
+                ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
+                ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
+                a0 = toFloats(lo).fma(vd1, vm1).fma(FloatVector.fromArray(F, x, y + l), a0);
+                a1 = toFloats(hi).fma(vd2, vm2).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
             }
-            return acc;
+            return a0.add(a1).reduceLanes(ADD);
         }
 
         @Override
@@ -530,59 +559,70 @@ final class VectorKernels {
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 176L * b;
                 float d = f16(w, o), min = f16(w, o + 2);
-                long scales = o + 4;
-                long qh = o + 16;
+                long lo = w.get(I64, o + 4);
+                int hi = w.get(I32, o + 12);
                 for (int g = 0; g < 4; g++) {
-                    float d1 = d * kScale(w, scales, 2 * g), m1 = min * kMin(w, scales, 2 * g);
-                    float d2 = d * kScale(w, scales, 2 * g + 1), m2 = min * kMin(w, scales, 2 * g + 1);
-                    long qs = o + 48 + 32L * g;
-                    int y = outOff + QK_K * b + 64 * g;
-                    for (int l = 0; l < 32; l += L) {
-                        IntVector q = bytesToInts(w, qs + l);
-                        IntVector h = bytesToInts(w, qh + l);
-                        IntVector lo = q.and(0x0f).or(h.lanewise(LSHR, 2 * g).lanewise(LSHL, 4).and(0x10));
-                        IntVector hi = q.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2 * g + 1).lanewise(LSHL, 4).and(0x10));
-                        toFloats(lo).mul(d1).sub(m1).intoArray(out, y + l);
-                        toFloats(hi).mul(d2).sub(m2).intoArray(out, y + 32 + l);
-                    }
+                    dequantizeGroup(w, o, g, d * kScale(lo, hi, 2 * g), min * kMin(lo, hi, 2 * g),
+                            d * kScale(lo, hi, 2 * g + 1), min * kMin(lo, hi, 2 * g + 1), out, outOff + QK_K * b + 64 * g);
                 }
+            }
+        }
+
+        private static void dequantizeGroup(MemorySegment w, long o, int g, float d1, float m1, float d2, float m2,
+                                            float[] out, int y) {
+            long qh = o + 16, qs = o + 48 + 32L * g;
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = loadBytes(w, qs + l);
+                ByteVector h = loadBytes(w, qh + l);
+                ByteVector lo = q.and((byte) 0x0f).or(bitToFour(h, 2 * g));
+                ByteVector hi = shiftRight(q, 4).and((byte) 0x0f).or(bitToFour(h, 2 * g + 1));
+                toFloats(lo).mul(d1).sub(m1).intoArray(out, y + l);
+                toFloats(hi).mul(d2).sub(m2).intoArray(out, y + 32 + l);
             }
         }
     }
 
     /**
-     * Q6_K: per 128-element half, 64 bytes of low nibbles and 32 of high bit pairs give four 32-element runs;
-     * every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
+     * Q6_K: per 128-element half, 64 bytes of low nibbles (ql) and 32 of high bit pairs (qh) give four 32-element
+     * runs: low nibbles of ql[0..32) and ql[32..64) with qh bits 0-1 and 2-3, then their high nibbles with bits
+     * 4-5 and 6-7. Every 16 elements share an int8 scale, and L (8 or 16) divides 16, so one scale per vector.
      */
     static final class Q6_KVector implements RowKernel {
         @Override public GgmlType type() { return GgmlType.Q6_K; }
 
         @Override
         public float dot(MemorySegment w, long rowOffset, float[] x, int xOff, int n) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            float s = 0;
             for (int b = 0; b < n / QK_K; b++) {
                 long o = rowOffset + 210L * b;
                 float d = f16(w, o + 208);
-                for (int half = 0; half < 2; half++) {
-                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
-                    int y = xOff + QK_K * b + 128 * half;
-                    for (int l = 0; l < 32; l += L) {
-                        int is = l / 16;
-                        IntVector lo0 = bytesToInts(w, ql + l);
-                        IntVector lo1 = bytesToInts(w, ql + 32 + l);
-                        IntVector h = bytesToInts(w, qh + l);
-                        IntVector q1 = lo0.and(0x0f).or(h.lanewise(LSHL, 4).and(0x30)).sub(32);
-                        IntVector q2 = lo1.and(0x0f).or(h.lanewise(LSHL, 2).and(0x30)).sub(32);
-                        IntVector q3 = lo0.lanewise(LSHR, 4).or(h.and(0x30)).sub(32);
-                        IntVector q4 = lo1.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2).and(0x30)).sub(32);
-                        a0 = toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).fma(FloatVector.fromArray(F, x, y + l), a0);
-                        a1 = toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).fma(FloatVector.fromArray(F, x, y + 32 + l), a1);
-                        a2 = toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).fma(FloatVector.fromArray(F, x, y + 64 + l), a2);
-                        a3 = toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).fma(FloatVector.fromArray(F, x, y + 96 + l), a3);
-                    }
+                // Eight runs of 32 elements, one call site: run j of a half takes the low (j < 2) or high nibbles
+                // of ql[32*(j&1) ..], qh bits 2j..2j+1 and scales 2j, 2j+1 (dequantize_row_q6_K's q1..q4). A
+                // bigger unit (64 or 128 elements) overflowed C2's inlining budget and boxed vectors.
+                for (int r = 0; r < 8; r++) {
+                    int half = r >> 2, j = r & 3;
+                    long sc = w.get(I64, o + 192 + 8L * half); // the half's 8 int8 scales
+                    s += run(w, o + 64L * half + 32 * (j & 1), 4 * (j >> 1), o + 128 + 32L * half, 2 * j,
+                            d * (byte) (sc >>> (16 * j)), d * (byte) (sc >>> (16 * j + 8)), x, xOff + QK_K * b + 128 * half + 32 * j);
                 }
             }
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return s;
+        }
+
+        /** 32 elements: ((ql >> qShift) & 15 | ((qh >> hShift) & 3) << 4) - 32, times s0 (first 16) or s1. */
+        private static float run(MemorySegment w, long ql, int qShift, long qh, int hShift, float s0, float s1, float[] x, int y) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = shiftRight(loadBytes(w, ql + l), qShift).and((byte) 0x0f)
+                        .or(shiftLeft(shiftRight(loadBytes(w, qh + l), hShift).and((byte) 3), 4));
+                acc = toFloats(q.sub((byte) 32)).mul(l < 16 ? s0 : s1).fma(FloatVector.fromArray(F, x, y + l), acc);
+            }
+            return acc.reduceLanes(ADD);
+        }
+
+        /** Int8 scale k of a half's eight, times d: ggml's {@code d * sc[k]}. */
+        private static float scale(float d, long sc, int k) {
+            return d * (byte) (sc >>> (8 * k));
         }
 
         @Override
@@ -591,23 +631,24 @@ final class VectorKernels {
                 long o = rowOffset + 210L * b;
                 float d = f16(w, o + 208);
                 for (int half = 0; half < 2; half++) {
-                    long ql = o + 64L * half, qh = o + 128 + 32L * half, sc = o + 192 + 8L * half;
-                    int y = outOff + QK_K * b + 128 * half;
-                    for (int l = 0; l < 32; l += L) {
-                        int is = l / 16;
-                        IntVector lo0 = bytesToInts(w, ql + l);
-                        IntVector lo1 = bytesToInts(w, ql + 32 + l);
-                        IntVector h = bytesToInts(w, qh + l);
-                        IntVector q1 = lo0.and(0x0f).or(h.lanewise(LSHL, 4).and(0x30)).sub(32);
-                        IntVector q2 = lo1.and(0x0f).or(h.lanewise(LSHL, 2).and(0x30)).sub(32);
-                        IntVector q3 = lo0.lanewise(LSHR, 4).or(h.and(0x30)).sub(32);
-                        IntVector q4 = lo1.lanewise(LSHR, 4).or(h.lanewise(LSHR, 2).and(0x30)).sub(32);
-                        toFloats(q1).mul(d * w.get(ScalarKernels.I8, sc + is)).intoArray(out, y + l);
-                        toFloats(q2).mul(d * w.get(ScalarKernels.I8, sc + is + 2)).intoArray(out, y + 32 + l);
-                        toFloats(q3).mul(d * w.get(ScalarKernels.I8, sc + is + 4)).intoArray(out, y + 64 + l);
-                        toFloats(q4).mul(d * w.get(ScalarKernels.I8, sc + is + 6)).intoArray(out, y + 96 + l);
-                    }
+                    long sc = w.get(I64, o + 192 + 8L * half);
+                    dequantizeHalf(w, o + 64L * half, o + 128 + 32L * half, d, sc, out, outOff + QK_K * b + 128 * half);
                 }
+            }
+        }
+
+        private static void dequantizeHalf(MemorySegment w, long ql, long qh, float d, long sc, float[] out, int y) {
+            for (int l = 0; l < 32; l += L) {
+                int is = l / 16;
+                ByteVector lo0 = loadBytes(w, ql + l), lo1 = loadBytes(w, ql + 32 + l), h = loadBytes(w, qh + l);
+                toFloats(lo0.and((byte) 0x0f).or(shiftLeft(h, 4).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is)).intoArray(out, y + l);
+                toFloats(lo1.and((byte) 0x0f).or(shiftLeft(h, 2).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 2)).intoArray(out, y + 32 + l);
+                toFloats(shiftRight(lo0, 4).and((byte) 0x0f).or(h.and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 4)).intoArray(out, y + 64 + l);
+                toFloats(shiftRight(lo1, 4).and((byte) 0x0f).or(shiftRight(h, 2).and((byte) 0x30)).sub((byte) 32))
+                        .mul(scale(d, sc, is + 6)).intoArray(out, y + 96 + l);
             }
         }
     }
