@@ -64,7 +64,8 @@ class SentencePieceTokenizerTest {
     void decodeTurnsPiecesBackIntoTextDroppingTheLeadingSpace() {
         int[] ids = tok.encode("hello world", false, false);
         assertThat(tok.decode(ids)).isEqualTo("hello world");
-        assertThat(tok.decode(tok.encode("hé", false, false))).isEqualTo(" hé");
+        assertThat(tok.decode(tok.encode("hé", false, false))).isEqualTo("hé");
+        assertThat(tok.decode(tok.encode(" hello", false, false))).isEqualTo(" hello");
         assertThat(tok.decode(new int[] {1, t.id("\u2581hello")})).isEqualTo("<s> hello");
     }
 

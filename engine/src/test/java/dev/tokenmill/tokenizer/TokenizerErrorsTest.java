@@ -55,13 +55,13 @@ class TokenizerErrorsTest {
     }
 
     @Test
-    void addBosWithoutBosIdIsRejected() {
-        GgufWriter w = TestVocabularies.bpeWriter("gpt-2").remove("tokenizer.ggml.bos_token_id")
-                .putBool("tokenizer.ggml.add_bos_token", true)
-                .put("tokenizer.ggml.bos_token_id", GgufValue.ofUint32(0xFFFFFFFFL));
-        assertThatThrownBy(() -> TestVocabularies.open(w, dir, "nobos"))
+    void addingATokenWithoutItsIdIsRejected() {
+        // BPE has no default separator; an id of -1 (uint32 max) counts as not set, as in llama.cpp
+        GgufWriter w = TestVocabularies.bpeWriter("gpt-2").putBool("tokenizer.ggml.add_sep_token", true)
+                .put("tokenizer.ggml.seperator_token_id", GgufValue.ofUint32(0xFFFFFFFFL));
+        assertThatThrownBy(() -> TestVocabularies.open(w, dir, "nosep"))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer.ggml.add_bos_token is true");
+                .hasMessageContaining("tokenizer.ggml.add_sep_token is true, but tokenizer.ggml.seperator_token_id is not set");
     }
 
     @Test
