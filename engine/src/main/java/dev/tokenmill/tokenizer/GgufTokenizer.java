@@ -3,6 +3,7 @@ package dev.tokenmill.tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,7 @@ final class GgufTokenizer implements Tokenizer {
     private final SentencePieceEncoder spm;
     private final BpeEncoder bpe;
     private final WordPieceEncoder wpm;
+    private final SpecialTokenIndex specialIndex;
     /** {@code token_to_piece(id, lstrip = 0, special = true)} for every id. */
     private final byte[][] pieces;
 
@@ -26,6 +28,7 @@ final class GgufTokenizer implements Tokenizer {
         this.spm = vocab.type == Vocabulary.Type.SPM ? new SentencePieceEncoder(vocab) : null;
         this.wpm = vocab.type == Vocabulary.Type.WPM ? new WordPieceEncoder(vocab) : null;
         this.bpe = vocab.type == Vocabulary.Type.BPE ? newBpe(vocab) : null;
+        this.specialIndex = new SpecialTokenIndex(vocab);
         this.pieces = new byte[vocab.size()][];
         for (int id = 0; id < pieces.length; id++) pieces[id] = computePiece(id);
     }
@@ -100,11 +103,12 @@ final class GgufTokenizer implements Tokenizer {
         List<Fragment> fragments = new ArrayList<>();
         if (text.isEmpty()) return fragments;
         fragments.add(new Fragment(-1, 0, text.length()));
-        for (int id : vocab.specialTokens) {
+        BitSet occurring = specialIndex.occurring(text);
+        for (int k = occurring.nextSetBit(0); k >= 0; k = occurring.nextSetBit(k + 1)) {
+            int id = vocab.specialTokens[k];
             int attr = vocab.attr(id);
             if (!parseSpecial && (attr & RENDERED_SPECIAL) != 0) continue;
             String tok = vocab.text(id);
-            if (!text.contains(tok)) continue; // cheap skip: most special tokens never occur
             List<Fragment> next = new ArrayList<>(fragments.size() + 2);
             for (Fragment f : fragments) {
                 if (!f.isText()) {
