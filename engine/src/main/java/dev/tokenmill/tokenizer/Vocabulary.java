@@ -3,6 +3,8 @@ package dev.tokenmill.tokenizer;
 import dev.tokenmill.gguf.GgufFile;
 import dev.tokenmill.gguf.GgufValue;
 
+import org.slf4j.LoggerFactory;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -121,7 +123,9 @@ final class Vocabulary {
             String word = tokens[i].isEmpty() ? "[EMPTY_" + i + "]" : tokens[i];
             Integer dup = ids.putIfAbsent(word, i);
             if (dup != null) {
-                throw new TokenizerException(source + ": duplicate token in vocabulary: '" + word + "' has ids " + dup + " and " + i);
+                // llama.cpp refuses duplicates, but texts that were invalid UTF-8 in the file all read as U+FFFD
+                // here and may collide only because of that; keep the first id, as a lookup in llama.cpp would
+                LoggerFactory.getLogger(Vocabulary.class).warn("{}: token text '{}' appears twice (ids {} and {}); text lookups use id {}", source, word, dup, i, dup);
             }
             texts[i] = word;
             maxLen = Math.max(maxLen, utf8Length(word));
