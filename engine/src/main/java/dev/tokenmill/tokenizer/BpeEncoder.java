@@ -10,7 +10,7 @@ import java.util.PriorityQueue;
  * pair with the lowest merge rank is merged until no ranked pair is left (ties: leftmost first). A final symbol that
  * is no token falls back to one token per byte where the vocabulary has one.
  */
-final class BpeEncoder {
+final class BpeEncoder implements FragmentEncoder {
     private final Vocabulary vocab;
     private final PreTokenizer preTokenizer;
     /** Merge rank by the merge line "left right" as stored in {@code tokenizer.ggml.merges}; first occurrence wins. */
@@ -29,7 +29,8 @@ final class BpeEncoder {
 
     private record Bigram(int left, int right, String text, int rank) {}
 
-    void encode(String text, IntList out) {
+    @Override
+    public void encode(String text, IntList out) {
         List<String> words = preTokenizer.split(text);
         for (String word : words) encodeWord(word, out);
     }

@@ -3,6 +3,7 @@ package dev.tokenmill.tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,17 +16,20 @@ final class GgufTokenizer implements Tokenizer {
     private static final int RENDERED_SPECIAL = TokenAttr.UNKNOWN | TokenAttr.CONTROL;
 
     private final Vocabulary vocab;
-    private final SentencePieceEncoder spm;
-    private final BpeEncoder bpe;
-    private final WordPieceEncoder wpm;
+    /** The encoder of the vocabulary's type, applied to each text fragment between special tokens. */
+    private final FragmentEncoder encoder;
+    private final SpecialTokenIndex specialIndex;
     /** {@code token_to_piece(id, lstrip = 0, special = true)} for every id. */
     private final byte[][] pieces;
 
     GgufTokenizer(Vocabulary vocab) {
         this.vocab = vocab;
-        this.spm = vocab.type == Vocabulary.Type.SPM ? new SentencePieceEncoder(vocab) : null;
-        this.wpm = vocab.type == Vocabulary.Type.WPM ? new WordPieceEncoder(vocab) : null;
-        this.bpe = vocab.type == Vocabulary.Type.BPE ? newBpe(vocab) : null;
+        this.encoder = switch (vocab.type) {
+            case SPM -> new SentencePieceEncoder(vocab);
+            case BPE -> newBpe(vocab);
+            case WPM -> new WordPieceEncoder(vocab);
+        };
+        this.specialIndex = new SpecialTokenIndex(vocab);
         this.pieces = new byte[vocab.size()][];
         for (int id = 0; id < pieces.length; id++) pieces[id] = computePiece(id);
     }
@@ -58,7 +62,7 @@ final class GgufTokenizer implements Tokenizer {
                     if (f.isText()) {
                         String t = raw.substring(f.start(), f.end());
                         if (vocab.addSpacePrefix && prevSpecial) t = " " + t;
-                        spm.encode(t.replace(' ', '\u2581'), out);
+                        encoder.encode(t.replace(' ', '\u2581'), out);
                         prevSpecial = false;
                     } else {
                         out.add(f.token());
@@ -70,7 +74,7 @@ final class GgufTokenizer implements Tokenizer {
             case BPE -> {
                 if (addSpecial && vocab.addBos) out.add(vocab.bos);
                 for (Fragment f : fragments) {
-                    if (f.isText()) bpe.encode(raw.substring(f.start(), f.end()), out);
+                    if (f.isText()) encoder.encode(raw.substring(f.start(), f.end()), out);
                     else out.add(f.token());
                 }
                 if (addSpecial && vocab.addEos) out.add(vocab.eos);
@@ -78,7 +82,7 @@ final class GgufTokenizer implements Tokenizer {
             case WPM -> {
                 if (addSpecial) out.add(require(vocab.bos, "tokenizer.ggml.bos_token_id"));
                 for (Fragment f : fragments) {
-                    if (f.isText()) wpm.encode(raw.substring(f.start(), f.end()), out);
+                    if (f.isText()) encoder.encode(raw.substring(f.start(), f.end()), out);
                     else out.add(f.token());
                 }
                 if (addSpecial) out.add(require(vocab.sep, "tokenizer.ggml.seperator_token_id"));
@@ -100,11 +104,12 @@ final class GgufTokenizer implements Tokenizer {
         List<Fragment> fragments = new ArrayList<>();
         if (text.isEmpty()) return fragments;
         fragments.add(new Fragment(-1, 0, text.length()));
-        for (int id : vocab.specialTokens) {
+        BitSet occurring = specialIndex.occurring(text);
+        for (int k = occurring.nextSetBit(0); k >= 0; k = occurring.nextSetBit(k + 1)) {
+            int id = vocab.specialTokens[k];
             int attr = vocab.attr(id);
             if (!parseSpecial && (attr & RENDERED_SPECIAL) != 0) continue;
             String tok = vocab.text(id);
-            if (!text.contains(tok)) continue; // cheap skip: most special tokens never occur
             List<Fragment> next = new ArrayList<>(fragments.size() + 2);
             for (Fragment f : fragments) {
                 if (!f.isText()) {
@@ -291,7 +296,7 @@ final class GgufTokenizer implements Tokenizer {
 
     @Override
     public StreamingDecoder newStreamingDecoder() {
-        return new StreamingDecoder(this);
+        return new StreamingDecoder(this::piece);
     }
 
     @Override

@@ -9,7 +9,7 @@ import java.util.PriorityQueue;
  * Characters left that are no token come out as byte tokens {@code <0xNN>}. The caller has already replaced spaces
  * by {@code ▁} and added the leading space.
  */
-final class SentencePieceEncoder {
+final class SentencePieceEncoder implements FragmentEncoder {
     private final Vocabulary vocab;
 
     SentencePieceEncoder(Vocabulary vocab) {
@@ -18,7 +18,8 @@ final class SentencePieceEncoder {
 
     private record Bigram(int left, int right, float score, int size) {}
 
-    void encode(String text, IntList out) {
+    @Override
+    public void encode(String text, IntList out) {
         int n = text.codePointCount(0, text.length());
         if (n == 0) return;
         int[] start = new int[n];

@@ -2,6 +2,7 @@ package dev.tokenmill.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.function.IntFunction;
 
 /**
  * Turns generated token ids into text one at a time. A token may carry only part of a UTF-8 character (byte tokens,
@@ -11,17 +12,18 @@ import java.util.Arrays;
  * Not thread-safe: one decoder per sequence.
  */
 public final class StreamingDecoder {
-    private final Tokenizer tokenizer;
+    /** Token id to its bytes (not copied: must not be modified). */
+    private final IntFunction<byte[]> pieces;
     private byte[] pending = new byte[16];
     private int pendingLength;
 
-    StreamingDecoder(Tokenizer tokenizer) {
-        this.tokenizer = tokenizer;
+    StreamingDecoder(IntFunction<byte[]> pieces) {
+        this.pieces = pieces;
     }
 
     /** Adds one token; returns the text that became complete (possibly empty). */
     public String accept(int id) {
-        byte[] piece = tokenizer.tokenBytes(id);
+        byte[] piece = pieces.apply(id);
         if (pendingLength + piece.length > pending.length) {
             pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLength + piece.length));
         }

@@ -115,6 +115,16 @@ final class Unicode {
      * becomes the same {@code [UNK_BYTE_0x..]} marker llama.cpp writes.
      */
     static byte[] byteDecode(String text) {
+        byte[] fast = new byte[text.length()];
+        for (int i = 0; i < fast.length; i++) {
+            int b = cptToByte(text.charAt(i));
+            if (b < 0) return byteDecodeWithMarkers(text);
+            fast[i] = (byte) b;
+        }
+        return fast;
+    }
+
+    private static byte[] byteDecodeWithMarkers(String text) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(text.length());
         for (int i = 0; i < text.length(); ) {
             int cpt = text.codePointAt(i);

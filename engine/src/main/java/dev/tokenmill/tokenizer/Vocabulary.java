@@ -3,6 +3,8 @@ package dev.tokenmill.tokenizer;
 import dev.tokenmill.gguf.GgufFile;
 import dev.tokenmill.gguf.GgufValue;
 
+import org.slf4j.LoggerFactory;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -121,7 +123,9 @@ final class Vocabulary {
             String word = tokens[i].isEmpty() ? "[EMPTY_" + i + "]" : tokens[i];
             Integer dup = ids.putIfAbsent(word, i);
             if (dup != null) {
-                throw new TokenizerException(source + ": duplicate token in vocabulary: '" + word + "' has ids " + dup + " and " + i);
+                // llama.cpp refuses duplicates, but texts that were invalid UTF-8 in the file all read as U+FFFD
+                // here and may collide only because of that; keep the first id, as a lookup in llama.cpp would
+                LoggerFactory.getLogger(Vocabulary.class).warn("{}: token text '{}' appears twice (ids {} and {}); text lookups use id {}", source, word, dup, i, dup);
             }
             texts[i] = word;
             maxLen = Math.max(maxLen, utf8Length(word));
@@ -255,36 +259,32 @@ final class Vocabulary {
     /**
      * llama.cpp finds EOT, EOM, FIM and end-of-generation tokens by their text and forces them to CONTROL. It walks
      * an unordered map, so where several texts qualify for one role the pick is unspecified; here the lowest id wins.
+     * (Looking the few known texts up is much cheaper than testing every token of a 150k vocabulary.)
      */
     private void detectSpecialTokensByText() {
-        int n = texts.length;
-        for (int id = 0; id < n; id++) {
-            String t = texts[id];
-            if (eot == NONE && EOT_TEXTS.contains(t)) { eot = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (eom == NONE && t.equals("<|eom_id|>")) { eom = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimPre == NONE && FIM_PRE_TEXTS.contains(t)) { fimPre = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimSuf == NONE && FIM_SUF_TEXTS.contains(t)) { fimSuf = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimMid == NONE && FIM_MID_TEXTS.contains(t)) { fimMid = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimPad == NONE && FIM_PAD_TEXTS.contains(t)) { fimPad = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimRep == NONE && FIM_REP_TEXTS.contains(t)) { fimRep = id; attrs[id] |= TokenAttr.CONTROL; }
-            if (fimSep == NONE && t.equals("<|file_sep|>")) { fimSep = id; attrs[id] |= TokenAttr.CONTROL; }
-        }
-        for (int id = 0; id < n; id++) {
+        if (eot == NONE) eot = lowestIdForcedControl(EOT_TEXTS);
+        if (eom == NONE) eom = lowestIdForcedControl(Set.of("<|eom_id|>"));
+        if (fimPre == NONE) fimPre = lowestIdForcedControl(FIM_PRE_TEXTS);
+        if (fimSuf == NONE) fimSuf = lowestIdForcedControl(FIM_SUF_TEXTS);
+        if (fimMid == NONE) fimMid = lowestIdForcedControl(FIM_MID_TEXTS);
+        if (fimPad == NONE) fimPad = lowestIdForcedControl(FIM_PAD_TEXTS);
+        if (fimRep == NONE) fimRep = lowestIdForcedControl(FIM_REP_TEXTS);
+        if (fimSep == NONE) fimSep = lowestIdForcedControl(Set.of("<|file_sep|>"));
+        for (int id = 0; id < texts.length; id++) {
             if (hasAttr(id, TokenAttr.CONTROL) && texts[id].contains("unused")) attrs[id] |= TokenAttr.UNUSED;
         }
         for (int id : new int[] {fimPad, fimRep, fimSep}) if (id != NONE) eog.set(id);
-        for (int id = 0; id < n; id++) {
-            if (EOG_TEXTS.contains(texts[id])) {
+        for (String t : EOG_TEXTS) {
+            int id = idOf(t);
+            if (id >= 0) {
                 eog.set(id);
                 attrs[id] |= TokenAttr.CONTROL;
             }
         }
-        for (int id = 0; id < n; id++) {
-            String t = texts[id];
-            // gpt-oss: these structural tokens are always rendered
-            if (t.equals("<|channel|>") || t.equals("<|message|>") || t.equals("<|start|>") || t.equals("<|constrain|>")) {
-                attrs[id] = TokenAttr.USER_DEFINED;
-            }
+        // gpt-oss: these structural tokens are always rendered
+        for (String t : List.of("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>")) {
+            int id = idOf(t);
+            if (id >= 0) attrs[id] = TokenAttr.USER_DEFINED;
         }
         for (int id : new int[] {eos, eot, eom}) if (id != NONE) eog.set(id);
         // o200k_harmony and solar-open: <|end|> is not an end of generation there
@@ -301,6 +301,16 @@ final class Vocabulary {
             eog.clear(s);
             attrs[s] = TokenAttr.NORMAL;
         }
+    }
+
+    private int lowestIdForcedControl(Set<String> candidates) {
+        int best = NONE;
+        for (String t : candidates) {
+            int id = idOf(t);
+            if (id >= 0 && (best == NONE || id < best)) best = id;
+        }
+        if (best != NONE) attrs[best] |= TokenAttr.CONTROL;
+        return best;
     }
 
     private boolean eogHas(String text) {

@@ -8,14 +8,15 @@ import java.util.List;
  * punctuation and CJK characters, then match each word greedily longest-first against tokens written with a leading
  * {@code ▁} for word starts; a word that does not match completely becomes the unknown token.
  */
-final class WordPieceEncoder {
+final class WordPieceEncoder implements FragmentEncoder {
     private final Vocabulary vocab;
 
     WordPieceEncoder(Vocabulary vocab) {
         this.vocab = vocab;
     }
 
-    void encode(String text, IntList out) {
+    @Override
+    public void encode(String text, IntList out) {
         for (String word : preprocess(text)) {
             if (word.isEmpty()) continue;
             String w = "\u2581" + word;
