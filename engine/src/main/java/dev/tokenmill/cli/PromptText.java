@@ -2,6 +2,7 @@ package dev.tokenmill.cli;
 
 import dev.tokenmill.backend.cpu.CpuBackendConfig;
 import dev.tokenmill.model.Model;
+import dev.tokenmill.model.TextStream;
 
 /** Text to ids and back for the score and generate commands. */
 final class PromptText {
@@ -12,8 +13,8 @@ final class PromptText {
         throw new Cli.UserException("text input needs the tokenizer, which is not in this build yet; pass --ids");
     }
 
-    /** Streams the text of generated tokens; null while there is no tokenizer. */
-    static Detokenizer detokenizer(Model m) {
+    /** The streamed text of generated tokens; null while there is no tokenizer. */
+    static TextStream textStream(Model m) {
         return null;
     }
 
@@ -21,12 +22,5 @@ final class PromptText {
         int n = requested == null ? CpuBackendConfig.defaultThreads() : requested;
         if (n < 1) throw new Cli.UserException("--threads must be >= 1, got " + n);
         return n;
-    }
-
-    /** The text of each generated token as it arrives, and which tokens end generation. */
-    interface Detokenizer {
-        String piece(int token);
-
-        boolean isEndOfGeneration(int token);
     }
 }

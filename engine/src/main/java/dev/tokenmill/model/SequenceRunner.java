@@ -9,8 +9,6 @@ import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.StopMatcher;
 
 import java.util.Arrays;
-import java.util.function.IntFunction;
-import java.util.function.IntPredicate;
 
 /**
  * Runs one sequence through a {@link CpuBackend}: the prompt in one forward call, then one call per generated
@@ -71,11 +69,10 @@ public final class SequenceRunner implements AutoCloseable {
     }
 
     /**
-     * Generates after {@code promptIds}. {@code pieceOf} gives the text of each generated token as it streams (may
-     * be null when there is no text, then stop strings never match); {@code isEndOfGeneration} ends generation at
-     * the model's EOS/EOT tokens (may be null).
+     * Generates after {@code promptIds}. {@code textStream} gives the text of the generated tokens and says which
+     * tokens end generation; it may be null (no text, stop strings never match, only stop token ids end early).
      */
-    public Generation generate(int[] promptIds, SamplingParams params, IntFunction<String> pieceOf, IntPredicate isEndOfGeneration) {
+    public Generation generate(int[] promptIds, SamplingParams params, TextStream textStream) {
         checkPrompt(promptIds);
         Sampler sampler = new Sampler(params, cfg.vocabSize());
         for (int id : promptIds) sampler.accept(id);
@@ -92,12 +89,12 @@ public final class SequenceRunner implements AutoCloseable {
             int next = sampler.sample(logits.data(), logits.offset(0));
             out[n++] = next;
             sampler.accept(next);
-            if ((isEndOfGeneration != null && isEndOfGeneration.test(next)) || params.stopTokenIds().contains(next)) {
+            if ((textStream != null && textStream.isEndOfGeneration(next)) || params.stopTokenIds().contains(next)) {
                 reason = FinishReason.STOP;
                 break;
             }
-            if (pieceOf != null) {
-                text.append(stops.push(pieceOf.apply(next)));
+            if (textStream != null) {
+                text.append(stops.push(textStream.accept(next)));
                 if (stops.stopped()) {
                     reason = FinishReason.STOP;
                     break;
@@ -105,6 +102,10 @@ public final class SequenceRunner implements AutoCloseable {
             }
             if (n == params.maxTokens() || pos >= maxSeqLen) break;
             logits = decode(next, pos++);
+        }
+        if (textStream != null && !stops.stopped()) {
+            text.append(stops.push(textStream.flush()));
+            if (stops.stopped()) reason = FinishReason.STOP;
         }
         text.append(stops.flush());
         return new Generation(promptIds.clone(), Arrays.copyOf(out, n), text.toString(), reason, promptLast);
