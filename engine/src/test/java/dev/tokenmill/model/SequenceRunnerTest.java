@@ -30,6 +30,18 @@ class SequenceRunnerTest {
     }
 
     @Test
+    void chunkedPrefillScoresLikeOneChunk() throws Exception {
+        TinyModel tiny = TinyModel.qwen3(5);
+        int[] ids = {3, 17, 42, 5, 9, 9, 60, 1, 2, 70, 33};
+        try (Model m = ModelLoader.load(tiny.write(dir));
+             SequenceRunner whole = SequenceRunner.create(m, ids.length, 1);
+             SequenceRunner chunked = new SequenceRunner(m, dev.tokenmill.backend.cpu.CpuBackendConfig.singleSequence(ids.length, 3, 4, 1))) {
+            assertThat(chunked.score(ids)).containsExactly(whole.score(ids));
+            assertThat(chunked.prefill(ids).copyRow(0)).containsExactly(whole.prefill(ids).copyRow(0));
+        }
+    }
+
+    @Test
     void greedyGenerationFollowsReferenceArgmax() throws Exception {
         TinyModel tiny = TinyModel.llama(2);
         int[] prompt = {1, 30, 31, 7};
