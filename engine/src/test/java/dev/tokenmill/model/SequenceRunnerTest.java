@@ -36,8 +36,10 @@ class SequenceRunnerTest {
         try (Model m = ModelLoader.load(tiny.write(dir));
              SequenceRunner whole = SequenceRunner.create(m, ids.length, 1);
              SequenceRunner chunked = new SequenceRunner(m, dev.tokenmill.backend.cpu.CpuBackendConfig.singleSequence(ids.length, 3, 4, 1))) {
-            assertThat(chunked.score(ids)).containsExactly(whole.score(ids));
-            assertThat(chunked.prefill(ids).copyRow(0)).containsExactly(whole.prefill(ids).copyRow(0));
+            // chunks of 3 use the fused-dot matmul path, 11 tokens the dequantized one: summation order only
+            assertThat(chunked.score(ids)).containsExactly(whole.score(ids), org.assertj.core.data.Offset.offset(2e-5));
+            float[] a = chunked.prefill(ids).copyRow(0), b = whole.prefill(ids).copyRow(0);
+            for (int v = 0; v < a.length; v++) assertThat(a[v]).isCloseTo(b[v], org.assertj.core.data.Offset.offset(2e-5f));
         }
     }
 

@@ -6,14 +6,15 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The two inner loops of attention over an F32 KV cache, q.K and sum w*V, with a scalar reference twin and a
- * Vector API version (used when the module is present). The vector dot sums in lane order, so it differs from the
+ * The float inner loops of the CPU backend: dot products (q.K in attention, a dequantized weight row times each
+ * token in a batched matmul) and axpy (sum w*V), with a scalar reference twin and a Vector API version (used when
+ * the module is present). The vector dot sums in lane order, so it differs from the
  * scalar one by float rounding only.
  */
-final class AttentionMath {
+final class F32Math {
     private static final boolean VECTOR = VectorSupport.available();
 
-    private AttentionMath() {}
+    private F32Math() {}
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         return VECTOR ? Vec.dot(a, aOff, b, bOff, n) : dotScalar(a, aOff, b, bOff, n);

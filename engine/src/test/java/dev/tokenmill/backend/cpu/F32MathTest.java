@@ -7,7 +7,7 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-class AttentionMathTest {
+class F32MathTest {
 
     @Test
     void vectorTwinsMatchScalarWithinFloatRounding() {
@@ -23,12 +23,12 @@ class AttentionMathTest {
             }
             // either order of float sums is within n * 2^-24 * sum|a_i b_i| of the exact value
             double budget = n * 0x1p-24 * mag + 1e-30;
-            assertThat((double) AttentionMath.Vec.dot(a, 5, b, 3, n)).as("vector dot n=%d", n).isCloseTo(exact, within(budget));
-            assertThat((double) AttentionMath.dotScalar(a, 5, b, 3, n)).as("scalar dot n=%d", n).isCloseTo(exact, within(budget));
+            assertThat((double) F32Math.Vec.dot(a, 5, b, 3, n)).as("vector dot n=%d", n).isCloseTo(exact, within(budget));
+            assertThat((double) F32Math.dotScalar(a, 5, b, 3, n)).as("scalar dot n=%d", n).isCloseTo(exact, within(budget));
 
             float[] y1 = b.clone(), y2 = b.clone();
-            AttentionMath.Vec.axpy(0.37f, a, 5, y1, 3, n);
-            AttentionMath.axpyScalar(0.37f, a, 5, y2, 3, n);
+            F32Math.Vec.axpy(0.37f, a, 5, y1, 3, n);
+            F32Math.axpyScalar(0.37f, a, 5, y2, 3, n);
             // fma rounds once, the scalar twin twice (product, then sum): half an ulp of each, plus the result's
             for (int i = 0; i < n; i++) {
                 float budgetI = Math.ulp(y2[3 + i]) + Math.ulp(0.37f * a[5 + i]) + Math.ulp(b[3 + i]);
