@@ -97,10 +97,9 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new Cli.UserException("the prompt has " + ids.length + " tokens, the model's context is " + ctx);
             }
             int maxSeqLen = (int) Math.min(ctx, (long) ids.length + maxTokens);
-            PromptText.Detokenizer detok = PromptText.detokenizer(m);
             SequenceRunner.Generation g;
             try (SequenceRunner runner = SequenceRunner.create(m, maxSeqLen, PromptText.threads(threads))) {
-                g = runner.generate(ids, params, detok == null ? null : detok::piece, detok == null ? null : detok::isEndOfGeneration);
+                g = runner.generate(ids, params, PromptText.textStream(m));
             }
             if (logitsOut != null) writeLogits(logitsOut, g.promptLastLogits());
             Map<String, Object> out = new LinkedHashMap<>();

@@ -2,10 +2,11 @@ package dev.tokenmill.cli;
 
 import dev.tokenmill.backend.cpu.CpuBackendConfig;
 import dev.tokenmill.model.Model;
+import dev.tokenmill.model.TextStream;
 import dev.tokenmill.tokenizer.StreamingDecoder;
 import dev.tokenmill.tokenizer.Tokenizer;
 
-/** Text to ids and back for the score and generate commands. */
+/** Text to ids and back for the score and generate commands, through the model file's own tokenizer. */
 final class PromptText {
     private PromptText() {}
 
@@ -14,20 +15,16 @@ final class PromptText {
         return Tokenizer.fromGguf(m.gguf()).encode(text, true, true);
     }
 
-    /** Streams the text of generated tokens, never half a UTF-8 character. */
-    static Detokenizer detokenizer(Model m) {
+    /** The streamed text of generated tokens, ending at the vocabulary's end-of-generation tokens. */
+    static TextStream textStream(Model m) {
         Tokenizer tokenizer = Tokenizer.fromGguf(m.gguf());
         StreamingDecoder decoder = tokenizer.newStreamingDecoder();
-        return new Detokenizer() {
-            @Override
-            public String piece(int token) {
-                return decoder.accept(token);
-            }
+        return new TextStream() {
+            @Override public String accept(int token) { return decoder.accept(token); }
 
-            @Override
-            public boolean isEndOfGeneration(int token) {
-                return tokenizer.isEndOfGeneration(token);
-            }
+            @Override public String flush() { return decoder.flush(); }
+
+            @Override public boolean isEndOfGeneration(int token) { return tokenizer.isEndOfGeneration(token); }
         };
     }
 
@@ -35,12 +32,5 @@ final class PromptText {
         int n = requested == null ? CpuBackendConfig.defaultThreads() : requested;
         if (n < 1) throw new Cli.UserException("--threads must be >= 1, got " + n);
         return n;
-    }
-
-    /** The text of each generated token as it arrives, and which tokens end generation. */
-    interface Detokenizer {
-        String piece(int token);
-
-        boolean isEndOfGeneration(int token);
     }
 }

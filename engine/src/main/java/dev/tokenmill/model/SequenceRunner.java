@@ -9,8 +9,6 @@ import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.StopMatcher;
 
 import java.util.Arrays;
-import java.util.function.IntFunction;
-import java.util.function.IntPredicate;
 
 /**
  * Runs one sequence through a {@link CpuBackend}: the prompt in one forward call, then one call per generated
@@ -20,6 +18,8 @@ import java.util.function.IntPredicate;
 public final class SequenceRunner implements AutoCloseable {
     /** Tokens per KV block. */
     static final int BLOCK_SIZE = 16;
+    /** Most prompt tokens per forward call: bounds the scratch and logits memory for long prompts. */
+    static final int PREFILL_CHUNK = 512;
 
     private final ModelConfig cfg;
     private final CpuBackend backend;
@@ -51,7 +51,7 @@ public final class SequenceRunner implements AutoCloseable {
     /** A runner for sequences of up to {@code maxSeqLen} tokens with an F32 KV cache. */
     public static SequenceRunner create(Model model, int maxSeqLen, int threads) {
         int len = Math.max(1, maxSeqLen);
-        return new SequenceRunner(model, CpuBackendConfig.singleSequence(len, BLOCK_SIZE, threads));
+        return new SequenceRunner(model, CpuBackendConfig.singleSequence(len, Math.min(len, PREFILL_CHUNK), BLOCK_SIZE, threads));
     }
 
     public ModelConfig config() { return cfg; }
@@ -64,25 +64,29 @@ public final class SequenceRunner implements AutoCloseable {
      */
     public double[] score(int[] ids) {
         checkPrompt(ids);
-        Logits logits = prefill(ids, true);
         double[] out = new double[ids.length - 1];
-        for (int i = 0; i + 1 < ids.length; i++) out[i] = logSoftmaxAt(logits.data(), logits.offset(i), cfg.vocabSize(), ids[i + 1]);
+        for (int from = 0; from < ids.length; from += batch.maxTokens) {
+            int to = Math.min(ids.length, from + batch.maxTokens);
+            Logits logits = forwardChunk(ids, from, to, true);
+            for (int i = from; i < to && i + 1 < ids.length; i++) {
+                out[i] = logSoftmaxAt(logits.data(), logits.offset(i - from), cfg.vocabSize(), ids[i + 1]);
+            }
+        }
         return out;
     }
 
     /**
-     * Generates after {@code promptIds}. {@code pieceOf} gives the text of each generated token as it streams (may
-     * be null when there is no text, then stop strings never match); {@code isEndOfGeneration} ends generation at
-     * the model's EOS/EOT tokens (may be null).
+     * Generates after {@code promptIds}. {@code textStream} gives the text of the generated tokens and says which
+     * tokens end generation; it may be null (no text, stop strings never match, only stop token ids end early).
      */
-    public Generation generate(int[] promptIds, SamplingParams params, IntFunction<String> pieceOf, IntPredicate isEndOfGeneration) {
+    public Generation generate(int[] promptIds, SamplingParams params, TextStream textStream) {
         checkPrompt(promptIds);
         Sampler sampler = new Sampler(params, cfg.vocabSize());
         for (int id : promptIds) sampler.accept(id);
         StopMatcher stops = new StopMatcher(params.stopStrings());
         StringBuilder text = new StringBuilder();
 
-        Logits logits = prefill(promptIds, false);
+        Logits logits = prefill(promptIds);
         float[] promptLast = logits.copyRow(0);
         int[] out = new int[params.maxTokens()];
         int n = 0;
@@ -92,12 +96,12 @@ public final class SequenceRunner implements AutoCloseable {
             int next = sampler.sample(logits.data(), logits.offset(0));
             out[n++] = next;
             sampler.accept(next);
-            if ((isEndOfGeneration != null && isEndOfGeneration.test(next)) || params.stopTokenIds().contains(next)) {
+            if ((textStream != null && textStream.isEndOfGeneration(next)) || params.stopTokenIds().contains(next)) {
                 reason = FinishReason.STOP;
                 break;
             }
-            if (pieceOf != null) {
-                text.append(stops.push(pieceOf.apply(next)));
+            if (textStream != null) {
+                text.append(stops.push(textStream.accept(next)));
                 if (stops.stopped()) {
                     reason = FinishReason.STOP;
                     break;
@@ -106,17 +110,33 @@ public final class SequenceRunner implements AutoCloseable {
             if (n == params.maxTokens() || pos >= maxSeqLen) break;
             logits = decode(next, pos++);
         }
+        if (textStream != null && !stops.stopped()) {
+            text.append(stops.push(textStream.flush()));
+            if (stops.stopped()) reason = FinishReason.STOP;
+        }
         text.append(stops.flush());
         return new Generation(promptIds.clone(), Arrays.copyOf(out, n), text.toString(), reason, promptLast);
     }
 
-    /** Runs the whole prompt in one forward call; logits for every position or only the last one. */
-    public Logits prefill(int[] ids, boolean allLogits) {
+    /**
+     * Runs the prompt from position 0, in forward calls of at most {@link #PREFILL_CHUNK} tokens; returns the
+     * logits of the last position (row 0). Chunking does not change the numbers: every token is computed alone.
+     */
+    public Logits prefill(int[] ids) {
         checkPrompt(ids);
+        Logits logits = null;
+        for (int from = 0; from < ids.length; from += batch.maxTokens) {
+            logits = forwardChunk(ids, from, Math.min(ids.length, from + batch.maxTokens), false);
+        }
+        return logits;
+    }
+
+    /** Positions [from, to) of the prompt in one call; logits for all of them or only for the prompt's last one. */
+    private Logits forwardChunk(int[] ids, int from, int to, boolean allLogits) {
         batch.clear();
         batch.nSeqs = 1;
-        batch.contextLens[0] = ids.length;
-        for (int i = 0; i < ids.length; i++) batch.addToken(0, ids[i], i, allLogits || i == ids.length - 1);
+        batch.contextLens[0] = to;
+        for (int i = from; i < to; i++) batch.addToken(0, ids[i], i, allLogits || i == ids.length - 1);
         return backend.forward(batch);
     }
 
@@ -141,9 +161,8 @@ public final class SequenceRunner implements AutoCloseable {
 
     private void checkPrompt(int[] ids) {
         if (ids.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
-        if (ids.length > maxSeqLen || ids.length > batch.maxTokens) {
-            throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, more than this runner's limit of "
-                    + Math.min(maxSeqLen, batch.maxTokens));
+        if (ids.length > maxSeqLen) {
+            throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, more than this runner's limit of " + maxSeqLen);
         }
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= cfg.vocabSize()) {

@@ -58,10 +58,7 @@ public final class Sampler {
         if (counts != null) applyPenalties();
         if (params.isGreedy()) return argmax(work);
 
-        int n = vocabSize;
-        for (int i = 0; i < n; i++) order[i] = key(work[i], i);
-        Arrays.sort(order, 0, n); // best first
-        if (params.topK() > 0 && params.topK() < n) n = params.topK();
+        int n = params.topK() > 0 && params.topK() < vocabSize ? selectTopK(params.topK()) : sortAll();
         if (params.topP() < 1f) n = topP(n);
         if (params.minP() > 0f) n = minP(n);
         // temperature, then softmax and draw
@@ -79,6 +76,58 @@ public final class Sampler {
             if (u < acc) return id(order[i]);
         }
         return id(order[n - 1]);
+    }
+
+    /** All candidates, best first. */
+    private int sortAll() {
+        for (int i = 0; i < vocabSize; i++) order[i] = key(work[i], i);
+        Arrays.sort(order, 0, vocabSize);
+        return vocabSize;
+    }
+
+    /**
+     * The k best candidates, best first, in O(V log k): a max-heap of keys in {@code order[0..k)} keeps the k
+     * smallest keys (largest logits) seen so far; the worst of them sits at the root.
+     */
+    private int selectTopK(int k) {
+        for (int i = 0; i < k; i++) {
+            order[i] = key(work[i], i);
+            siftUp(i);
+        }
+        for (int i = k; i < vocabSize; i++) {
+            long kv = key(work[i], i);
+            if (kv < order[0]) {
+                order[0] = kv;
+                siftDown(k);
+            }
+        }
+        Arrays.sort(order, 0, k);
+        return k;
+    }
+
+    private void siftUp(int i) {
+        long v = order[i];
+        while (i > 0) {
+            int parent = (i - 1) >>> 1;
+            if (order[parent] >= v) break;
+            order[i] = order[parent];
+            i = parent;
+        }
+        order[i] = v;
+    }
+
+    private void siftDown(int size) {
+        long v = order[0];
+        int i = 0;
+        while (true) {
+            int c = 2 * i + 1;
+            if (c >= size) break;
+            if (c + 1 < size && order[c + 1] > order[c]) c++;
+            if (order[c] <= v) break;
+            order[i] = order[c];
+            i = c;
+        }
+        order[i] = v;
     }
 
     /** As llama_sampler_penalties_apply: repeat penalty scales away from zero, then frequency and presence subtract. */

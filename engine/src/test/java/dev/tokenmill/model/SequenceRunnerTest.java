@@ -30,11 +30,25 @@ class SequenceRunnerTest {
     }
 
     @Test
+    void chunkedPrefillScoresLikeOneChunk() throws Exception {
+        TinyModel tiny = TinyModel.qwen3(5);
+        int[] ids = {3, 17, 42, 5, 9, 9, 60, 1, 2, 70, 33};
+        try (Model m = ModelLoader.load(tiny.write(dir));
+             SequenceRunner whole = SequenceRunner.create(m, ids.length, 1);
+             SequenceRunner chunked = new SequenceRunner(m, dev.tokenmill.backend.cpu.CpuBackendConfig.singleSequence(ids.length, 3, 4, 1))) {
+            // chunks of 3 use the fused-dot matmul path, 11 tokens the dequantized one: summation order only
+            assertThat(chunked.score(ids)).containsExactly(whole.score(ids), org.assertj.core.data.Offset.offset(2e-5));
+            float[] a = chunked.prefill(ids).copyRow(0), b = whole.prefill(ids).copyRow(0);
+            for (int v = 0; v < a.length; v++) assertThat(a[v]).isCloseTo(b[v], org.assertj.core.data.Offset.offset(2e-5f));
+        }
+    }
+
+    @Test
     void greedyGenerationFollowsReferenceArgmax() throws Exception {
         TinyModel tiny = TinyModel.llama(2);
         int[] prompt = {1, 30, 31, 7};
         try (Model m = ModelLoader.load(tiny.write(dir)); SequenceRunner r = SequenceRunner.create(m, 16, 1)) {
-            SequenceRunner.Generation g = r.generate(prompt, SamplingParams.greedy(6), null, null);
+            SequenceRunner.Generation g = r.generate(prompt, SamplingParams.greedy(6), null);
             assertThat(g.tokenIds()).hasSize(6);
             assertThat(g.finishReason()).isEqualTo(SequenceRunner.FinishReason.LENGTH);
             int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + 6);
@@ -54,9 +68,9 @@ class SequenceRunnerTest {
         TinyModel tiny = TinyModel.llama(3);
         int[] prompt = {1, 2, 3};
         try (Model m = ModelLoader.load(tiny.write(dir)); SequenceRunner r = SequenceRunner.create(m, 32, 1)) {
-            int[] free = r.generate(prompt, SamplingParams.greedy(8), null, null).tokenIds();
+            int[] free = r.generate(prompt, SamplingParams.greedy(8), null).tokenIds();
             SamplingParams stopAtThird = SamplingParams.greedy(8).toBuilder().stopTokenIds(List.of(free[2])).build();
-            SequenceRunner.Generation g = r.generate(prompt, stopAtThird, null, null);
+            SequenceRunner.Generation g = r.generate(prompt, stopAtThird, null);
             int firstHit = 0;
             while (free[firstHit] != free[2]) firstHit++;
             assertThat(g.tokenIds()).containsExactly(java.util.Arrays.copyOf(free, firstHit + 1));
@@ -65,7 +79,11 @@ class SequenceRunnerTest {
             // text of token t is "<t>"; stop at the text of the second token
             String stop = "<" + free[1] + ">";
             SequenceRunner.Generation s = r.generate(prompt, SamplingParams.greedy(8).toBuilder().stopStrings(List.of(stop)).build(),
-                    t -> "<" + t + ">", null);
+                    new TextStream() {
+                        @Override public String accept(int t) { return "<" + t + ">"; }
+                        @Override public String flush() { return ""; }
+                        @Override public boolean isEndOfGeneration(int t) { return false; }
+                    });
             assertThat(s.finishReason()).isEqualTo(SequenceRunner.FinishReason.STOP);
             assertThat(s.text()).doesNotContain(stop).isEqualTo(free[0] == free[1] ? "" : "<" + free[0] + ">");
         }
@@ -75,7 +93,7 @@ class SequenceRunnerTest {
     void endsAtContextLimitWithLength() throws Exception {
         TinyModel tiny = TinyModel.qwen3(4);
         try (Model m = ModelLoader.load(tiny.write(dir)); SequenceRunner r = SequenceRunner.create(m, 6, 1)) {
-            SequenceRunner.Generation g = r.generate(new int[] {1, 2, 3, 4}, SamplingParams.greedy(10), null, null);
+            SequenceRunner.Generation g = r.generate(new int[] {1, 2, 3, 4}, SamplingParams.greedy(10), null);
             // positions 4 and 5 are fed back; the token sampled after position 5 ends it
             assertThat(g.tokenIds()).hasSize(3);
             assertThat(g.finishReason()).isEqualTo(SequenceRunner.FinishReason.LENGTH);

@@ -79,6 +79,19 @@ class SamplerTest {
     }
 
     @Test
+    void topKSelectionMatchesFullSortOnLargeVocabularies() {
+        // ties included: many equal logits must still keep the lowest ids
+        float[] l = randomLogits(5000, 3);
+        for (int i = 0; i < l.length; i += 7) l[i] = 6.0f; // about 6 random logits lie above, so ties fill the rest
+        Integer[] ids = new Integer[l.length];
+        for (int i = 0; i < ids.length; i++) ids[i] = i;
+        java.util.Arrays.sort(ids, (a, b) -> l[a] != l[b] ? Float.compare(l[b], l[a]) : Integer.compare(a, b));
+        Set<Integer> want = new HashSet<>(java.util.Arrays.asList(ids).subList(0, 25));
+        // a very high temperature makes all 25 kept tokens likely enough to show up
+        assertThat(draws(plain().topK(25).temperature(1000).build(), l, 4000)).isEqualTo(want);
+    }
+
+    @Test
     void topPKeepsSmallestSetReachingP() {
         // probabilities 0.5, 0.3, 0.15, 0.05
         float[] l = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.15), (float) Math.log(0.05)};

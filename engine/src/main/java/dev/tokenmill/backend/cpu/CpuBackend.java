@@ -30,6 +30,7 @@ public final class CpuBackend implements Backend {
     // scratch, [tokens, width] row-major
     private final float[] x, xb, xr, q, k, v, att, gate, up, xl;
     private final float[][] scores; // [worker][maxSeqLen]
+    private final float[][] rowScratch; // [worker][widest row]: one dequantized weight row
 
     private final MatmulTask matmul = new MatmulTask();
     private final AttentionTask attention = new AttentionTask();
@@ -55,6 +56,7 @@ public final class CpuBackend implements Backend {
         up = new float[t * cfg.ffnDim()];
         xl = new float[bc.maxLogitRows() * cfg.nEmbd()];
         scores = new float[bc.threads()][bc.maxSeqLen()];
+        rowScratch = new float[bc.threads()][wide];
     }
 
     public ModelConfig modelConfig() { return cfg; }
@@ -197,8 +199,13 @@ public final class CpuBackend implements Backend {
         pool.close();
     }
 
-    /** Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. */
-    private static final class MatmulTask implements ComputePool.RangeTask {
+    /**
+     * Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. One or a few tokens
+     * (decode) use the type's fused dot, which streams the weights once; with more tokens each weight row is
+     * dequantized once into the worker's scratch and reused for every token.
+     */
+    private final class MatmulTask implements ComputePool.RangeTask {
+        private static final int DEQUANT_MIN_TOKENS = 4;
         private Weight w;
         private float[] in, out;
         private int nTok;
@@ -217,9 +224,17 @@ public final class CpuBackend implements Backend {
             int cols = w.cols(), rows = w.rows();
             var kernel = w.kernel();
             var data = w.data();
+            if (nTok < DEQUANT_MIN_TOKENS) {
+                for (int r = from; r < to; r++) {
+                    long off = w.rowOffset(r);
+                    for (int t = 0; t < nTok; t++) out[t * rows + r] = kernel.dot(data, off, in, t * cols, cols);
+                }
+                return;
+            }
+            float[] row = rowScratch[worker];
             for (int r = from; r < to; r++) {
-                long off = w.rowOffset(r);
-                for (int t = 0; t < nTok; t++) out[t * rows + r] = kernel.dot(data, off, in, t * cols, cols);
+                kernel.dequantize(data, w.rowOffset(r), row, 0, cols);
+                for (int t = 0; t < nTok; t++) out[t * rows + r] = F32Math.dot(row, 0, in, t * cols, cols);
             }
         }
     }

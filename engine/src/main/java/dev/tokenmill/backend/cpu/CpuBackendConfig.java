@@ -37,10 +37,10 @@ public record CpuBackendConfig(
         }
     }
 
-    /** One sequence of up to {@code maxSeqLen} tokens, prefilled in one call, logits for every prompt row. */
-    public static CpuBackendConfig singleSequence(int maxSeqLen, int blockSize, int threads) {
+    /** One sequence of up to {@code maxSeqLen} tokens, fed at most {@code maxBatchTokens} per call, logits for each. */
+    public static CpuBackendConfig singleSequence(int maxSeqLen, int maxBatchTokens, int blockSize, int threads) {
         int blocks = (maxSeqLen + blockSize - 1) / blockSize;
-        return new CpuBackendConfig(blockSize, blocks, maxSeqLen, 1, maxSeqLen, maxSeqLen, GgmlType.F32, threads, true);
+        return new CpuBackendConfig(blockSize, blocks, maxBatchTokens, 1, maxSeqLen, maxBatchTokens, GgmlType.F32, threads, true);
     }
 
     public static int defaultThreads() {

@@ -69,8 +69,7 @@ final class PagedKvCache {
             short[] kl = k16[layer];
             for (int i = 0; i < n; i++) s += q[qOff + i] * Fp16.toFloat(kl[base + i]);
         } else {
-            float[] kl = k32[layer];
-            for (int i = 0; i < n; i++) s += q[qOff + i] * kl[base + i];
+            s = F32Math.dot(q, qOff, k32[layer], base, n);
         }
         return s;
     }
@@ -82,8 +81,7 @@ final class PagedKvCache {
             short[] vl = v16[layer];
             for (int i = 0; i < n; i++) out[outOff + i] += w * Fp16.toFloat(vl[base + i]);
         } else {
-            float[] vl = v32[layer];
-            for (int i = 0; i < n; i++) out[outOff + i] += w * vl[base + i];
+            F32Math.axpy(w, v32[layer], base, out, outOff, n);
         }
     }
 }
