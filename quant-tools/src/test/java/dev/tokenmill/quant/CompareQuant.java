@@ -9,7 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 /**
- * Compares two quantizations of the same F32 master tensor by tensor: reconstruction RMSE of ours and theirs
+ * Compares two quantizations of the same F32/F16/BF16 master tensor by tensor: reconstruction RMSE of ours and theirs
  * against the master, their ratio, whether the chosen types agree, and how many bytes are identical.
  * Run by {@code scripts/compare-quant.sh}; exits 1 when a type differs or a ratio exceeds the budget.
  *
@@ -37,9 +37,10 @@ public final class CompareQuant {
             System.out.printf("%-28s %-6s %-6s %12s %12s %8s %9s%n", "tensor", "ours", "llama", "rmse ours",
                     "rmse llama", "ratio", "same B");
             for (TensorInfo m : master.tensorList()) {
-                if (m.type() != GgmlType.F32) throw new IllegalArgumentException(m.name() + " in the master is " + m.type());
+                if (m.type().isQuantized()) throw new IllegalArgumentException(m.name() + " in the master is " + m.type());
                 TensorInfo a = ours.tensor(m.name()), b = theirs.tensor(m.name());
-                float[] x = master.tensorData(m).toArray(F32);
+                float[] x = m.type() == GgmlType.F32 ? master.tensorData(m).toArray(F32) : ReferenceDequantizer.dequantize(
+                        m.type(), master.tensorData(m).toArray(ValueLayout.JAVA_BYTE), 0, Math.toIntExact(m.elementCount()));
                 byte[] ab = ours.tensorData(a).toArray(ValueLayout.JAVA_BYTE);
                 byte[] bb = theirs.tensorData(b).toArray(ValueLayout.JAVA_BYTE);
                 double ra = rmse(x, ReferenceDequantizer.dequantize(a.type(), ab, 0, x.length));

@@ -38,7 +38,10 @@ final class LegacyQuantizers {
         @Override
         void block(float[] x, int xo, byte[] y, int yo) {
             float amax = 0;
-            for (int j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[xo + j]));
+            for (int j = 0; j < QK; j++) {
+                float a = Math.abs(x[xo + j]);
+                amax = amax > a ? amax : a; // C's MAX(); Math.max's NaN and -0 handling costs 4x here
+            }
             float d = amax / ((1 << 7) - 1);
             float id = d != 0 ? 1.0f / d : 0.0f;
             putF16(y, yo, d);
