@@ -163,18 +163,7 @@ final class EngineLoop implements Runnable {
         for (RequestState st : failedThisStep) scheduler.finish(st.seq, FinishReason.ERROR, st.failure());
         scheduler.update(out, sampled);
         long t1 = System.nanoTime();
-
-        for (int i = 0; i < numSamples; i++) {
-            sampleOfRow[out.sampleLogitRow(i)] = -1;
-            Sequence seq = out.sampleSequence(i);
-            RequestState st = state(seq);
-            if (st.isCompleted() || st.failure() != null) continue;
-            if (st.acceptGenerated(sampled[i], t1) && !seq.isFinished()) scheduler.finish(seq, FinishReason.STOP, null);
-            if (seq.isFinished()) complete(st, t1);
-        }
-        for (RequestState st : failedThisStep) complete(st, t1);
-        failedThisStep.clear();
-
+        // before any future completes, so a caller that saw its results also sees their step counted
         long dt = t1 - t0;
         long prefill = out.numPrefillTokens();
         long total = out.numTokens();
@@ -187,6 +176,17 @@ final class EngineLoop implements Runnable {
         prefillNanos += prefillPart;
         decodeNanos += dt - prefillPart;
         preemptions = scheduler.numPreemptions();
+
+        for (int i = 0; i < numSamples; i++) {
+            sampleOfRow[out.sampleLogitRow(i)] = -1;
+            Sequence seq = out.sampleSequence(i);
+            RequestState st = state(seq);
+            if (st.isCompleted() || st.failure() != null) continue;
+            if (st.acceptGenerated(sampled[i], t1) && !seq.isFinished()) scheduler.finish(seq, FinishReason.STOP, null);
+            if (seq.isFinished()) complete(st, t1);
+        }
+        for (RequestState st : failedThisStep) complete(st, t1);
+        failedThisStep.clear();
     }
 
     /** Runs the batch, in slices when it asks for more logit rows than the backend returns at once. */
