@@ -170,6 +170,7 @@ public final class Engine implements AutoCloseable {
      * a {@link RequestException} leaves nothing running.
      */
     public List<Result> generate(List<Request> requests) {
+        refuseOnEngineThread("generate");
         List<RequestState> states = prepareAll(requests);
         loop.offer(states);
         List<Result> results = new ArrayList<>(states.size());
@@ -179,9 +180,12 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Runs all requests and hands each result to {@code onEachFinished} as soon as it finishes, in finishing order,
-     * on the calling thread; returns when all are handed over. Checked like {@link #generate(List)}.
+     * on the calling thread; returns when all are handed over. Checked like {@link #generate(List)}. If
+     * {@code onEachFinished} throws, the exception propagates and the remaining requests still run to completion.
      */
     public void generate(List<Request> requests, Consumer<Result> onEachFinished) {
+        refuseOnEngineThread("generate");
+        if (onEachFinished == null) throw new IllegalArgumentException("onEachFinished must not be null");
         List<RequestState> states = prepareAll(requests);
         BlockingQueue<Result> finished = new LinkedBlockingQueue<>();
         for (RequestState st : states) st.future.thenAccept(finished::add);
@@ -195,6 +199,14 @@ public final class Engine implements AutoCloseable {
                 throw new IllegalStateException("interrupted while waiting for results (" + i + " of " + states.size() + " handed over)", e);
             }
             onEachFinished.accept(r);
+        }
+    }
+
+    /** Waiting for results on the thread that produces them would never return. */
+    private void refuseOnEngineThread(String method) {
+        if (Thread.currentThread() == loopThread) {
+            throw new IllegalStateException(method + "() waits for results and cannot be called from the engine thread "
+                    + "(a future's callback); use submit() there");
         }
     }
 

@@ -182,7 +182,13 @@ final class EngineLoop implements Runnable {
             Sequence seq = out.sampleSequence(i);
             RequestState st = state(seq);
             if (st.isCompleted() || st.failure() != null) continue;
-            if (st.acceptGenerated(sampled[i], t1) && !seq.isFinished()) scheduler.finish(seq, FinishReason.STOP, null);
+            try {
+                if (st.acceptGenerated(sampled[i], t1) && !seq.isFinished()) scheduler.finish(seq, FinishReason.STOP, null);
+            } catch (RuntimeException e) {
+                log.warn("stop-string check failed for request {}", st.request.id(), e);
+                st.fail("request " + st.request.id() + ": decoding generated token " + sampled[i] + " failed: " + e);
+                scheduler.finish(seq, FinishReason.ERROR, st.failure());
+            }
             if (seq.isFinished()) complete(st, t1);
         }
         for (RequestState st : failedThisStep) complete(st, t1);
@@ -260,8 +266,10 @@ final class EngineLoop implements Runnable {
             result = st.toResult(tokenizer, now);
         } catch (RuntimeException e) {
             log.warn("building the result of request {} failed", st.request.id(), e);
-            result = new Result(st.request.id(), "", new int[0], Result.FinishReason.ERROR, st.seq.numPromptTokens(), 0, 0,
-                    null, null, new Result.Timings(0, 0, 0), "request " + st.request.id() + ": building the result failed: " + e);
+            int[] generated = st.seq.generatedTokens();
+            result = new Result(st.request.id(), "", generated, Result.FinishReason.ERROR, st.seq.numPromptTokens(),
+                    generated.length, st.seq.numCachedPromptTokens(), null, null, new Result.Timings(0, 0, 0),
+                    "request " + st.request.id() + ": building the result failed: " + e);
         }
         st.future.complete(result);
     }

@@ -161,6 +161,37 @@ class EngineRequestTest {
     }
 
     @Test
+    void aRequestWhoseTokenCannotBeDecodedFailsAloneAndTheEngineGoesOn() throws Exception {
+        Random r = new Random(9);
+        List<Request> requests = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            SamplingParams params = SamplingParams.greedy(16).toBuilder().stopStrings(i % 2 == 0 ? List.of("?!?!") : List.of()).build();
+            requests.add(Request.tokens("q" + i, TinyEngineModel.randomPrompt(r, 5 + i % 7)).sampling(params).ignoreEos(true).build());
+        }
+        // the same model with a tokenizer that lacks the highest token these requests generate: the requests that
+        // generate it cannot be turned into text
+        int highest = engine.generate(requests).stream().flatMapToInt(res -> java.util.Arrays.stream(res.tokenIds())).max().orElseThrow();
+        Path p = TinyEngineModel.write(dir, 21, highest);
+        try (Engine e = Engine.open(p, TinyEngineModel.exactConfig(64, 8).build())) {
+            List<Result> results = e.generate(requests);
+            int failed = 0;
+            for (Result res : results) {
+                boolean undecodable = java.util.Arrays.stream(res.tokenIds()).anyMatch(t -> t == highest);
+                if (undecodable) {
+                    failed++;
+                    assertThat(res.finishReason()).isEqualTo(Result.FinishReason.ERROR);
+                    assertThat(res.error()).contains(res.id());
+                } else {
+                    assertThat(res.error()).isNull();
+                    assertThat(res.tokenIds()).hasSize(16);
+                }
+            }
+            assertThat(failed).as("requests that generated token %d", highest).isBetween(1, requests.size() - 1);
+            assertThat(e.submit(Request.tokens("after", 5, 6).greedy(2).ignoreEos(true).build()).join().tokenIds()).hasSize(2);
+        }
+    }
+
+    @Test
     void badRequestsAreRefusedOnTheCallersThread() {
         assertThatThrownBy(() -> Request.text("n", null).build()).isInstanceOf(RequestException.class)
                 .hasMessageContaining("request n").hasMessageContaining("null prompt");

@@ -30,23 +30,29 @@ final class TinyEngineModel {
 
     /** Writes the model with its vocabulary into {@code dir}. */
     static Path write(Path dir, long seed) throws IOException {
+        return write(dir, seed, VOCAB);
+    }
+
+    /** As {@link #write(Path, long)} with only the first {@code tokenizerSize} pieces in the tokenizer. */
+    static Path write(Path dir, long seed, int tokenizerSize) throws IOException {
         GgufWriter w = TinyModel.llama(seed).writer(null);
-        putVocabulary(w);
-        Path p = dir.resolve("tiny-engine-" + seed + ".gguf");
+        putVocabulary(w, tokenizerSize);
+        Path p = dir.resolve("tiny-engine-" + seed + "-" + tokenizerSize + ".gguf");
         w.write(p);
         return p;
     }
 
     /** {@code <unk> <s> </s>}, then {@code ▁}, a..z, ▁a..▁z and eight punctuation marks: 64 pieces. */
-    static void putVocabulary(GgufWriter w) {
+    static void putVocabulary(GgufWriter w, int size) {
         List<String> tokens = new ArrayList<>(List.of("<unk>", "<s>", "</s>", "\u2581"));
         for (char c = 'a'; c <= 'z'; c++) tokens.add(String.valueOf(c));
         for (char c = 'a'; c <= 'z'; c++) tokens.add("\u2581" + c);
         tokens.addAll(List.of(".", ",", "!", "?", "'", "-", ":", ";"));
         if (tokens.size() != VOCAB) throw new AssertionError("vocabulary has " + tokens.size() + " pieces");
-        float[] scores = new float[VOCAB];
-        int[] types = new int[VOCAB];
-        for (int i = 0; i < VOCAB; i++) {
+        tokens = tokens.subList(0, size);
+        float[] scores = new float[size];
+        int[] types = new int[size];
+        for (int i = 0; i < size; i++) {
             types[i] = i == 0 ? 2 : i < 3 ? 3 : 1; // unknown, control, normal
             scores[i] = -i;
         }
