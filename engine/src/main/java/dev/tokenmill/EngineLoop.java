@@ -160,7 +160,10 @@ final class EngineLoop implements Runnable {
             log.error("forward pass failed; failing the {} requests of this step", out.numSequences(), e);
             for (int slot = 0; slot < out.numSequences(); slot++) fail(state(out.sequence(slot)), "forward pass failed: " + e);
         }
-        for (RequestState st : failedThisStep) scheduler.finish(st.seq, FinishReason.ERROR, st.failure());
+        for (int i = 0; i < failedThisStep.size(); i++) {
+            RequestState st = failedThisStep.get(i);
+            scheduler.finish(st.seq, FinishReason.ERROR, st.failure());
+        }
         scheduler.update(out, sampled);
         long t1 = System.nanoTime();
         // before any future completes, so a caller that saw its results also sees their step counted
@@ -191,7 +194,7 @@ final class EngineLoop implements Runnable {
             }
             if (seq.isFinished()) complete(st, t1);
         }
-        for (RequestState st : failedThisStep) complete(st, t1);
+        for (int i = 0; i < failedThisStep.size(); i++) complete(failedThisStep.get(i), t1);
         failedThisStep.clear();
     }
 
