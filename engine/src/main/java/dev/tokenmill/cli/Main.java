@@ -11,7 +11,7 @@ import java.util.ServiceLoader;
  */
 @Command(name = "tokenmill", mixinStandardHelpOptions = true, version = "tokenmill 0.1.0",
         description = "Batch LLM inference on GGUF models.",
-        subcommands = {TokenizeCommand.class, ScoreCommand.class, GenerateCommand.class, SynthCommand.class})
+        subcommands = {TokenizeCommand.class, ScoreCommand.class, GenerateCommand.class, SynthCommand.class, BenchCommand.class})
 public final class Main {
 
     /** Lets other modules add subcommands (registered in META-INF/services). */

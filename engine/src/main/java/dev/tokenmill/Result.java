@@ -1,0 +1,105 @@
+package dev.tokenmill;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * What became of one {@link Request}.
+ *
+ * @param id                 the request's id
+ * @param text               the generated text, decoded from {@code tokenIds} without a final stop/EOS token and cut
+ *                           before a matched stop string; empty when the model has no tokenizer
+ * @param tokenIds           generated token ids, including a stop or end-of-generation token that ended generation
+ * @param finishReason       why generation ended
+ * @param promptTokens       prompt tokens the model saw (after any left truncation)
+ * @param completionTokens   generated tokens ({@code tokenIds.length})
+ * @param cachedPromptTokens prompt tokens whose K/V came from the prefix cache instead of being computed
+ * @param logprobs           per generated token, when the request asked for {@code logprobs}; else null
+ * @param promptLogprobs     per prompt token after the first, when the request asked for {@code promptLogprobs}; else
+ *                           null
+ * @param timings            where the request's time went
+ * @param error              why the request failed, when {@code finishReason} is {@link FinishReason#ERROR} or
+ *                           {@link FinishReason#ABORTED}; else null
+ */
+public record Result(String id, String text, int[] tokenIds, FinishReason finishReason, int promptTokens,
+                     int completionTokens, int cachedPromptTokens, List<TokenLogprobs> logprobs,
+                     List<TokenLogprobs> promptLogprobs, Timings timings, String error) {
+
+    /** Why generation ended. */
+    public enum FinishReason {
+        /** A stop string, a stop token or an end-of-generation token. */
+        STOP,
+        /** {@code maxTokens} generated, or the context / KV limit reached. */
+        LENGTH,
+        /** The request could not be served (e.g. a prompt that can never fit); see {@link #error()}. */
+        ERROR,
+        /** The engine closed before the request finished. */
+        ABORTED;
+
+        /** Lower-case name, as in OpenAI-style outputs: {@code stop}, {@code length}, {@code error}, {@code aborted}. */
+        public String wireName() { return name().toLowerCase(Locale.ROOT); }
+    }
+
+    /** A token and its natural-log probability under the model (raw logits, before penalties and temperature). */
+    public record Logprob(int token, double logprob) {}
+
+    /**
+     * The log-probability of one token (generated, or of the prompt) and the most likely alternatives at its
+     * position, best first (ties to the lower id); the token itself may be among them.
+     */
+    public record TokenLogprobs(int token, double logprob, List<Logprob> top) {
+        public TokenLogprobs {
+            top = List.copyOf(top);
+        }
+    }
+
+    /**
+     * Milliseconds from submission to first scheduling ({@code queueMs}), from then to the first generated token
+     * ({@code prefillMs}, recomputation after preemption included), and from the first to the last generated token
+     * ({@code decodeMs}).
+     */
+    public record Timings(double queueMs, double prefillMs, double decodeMs) {}
+
+    public Result {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(text, "text");
+        Objects.requireNonNull(finishReason, "finishReason");
+        tokenIds = tokenIds.clone();
+        if (logprobs != null) logprobs = List.copyOf(logprobs);
+        if (promptLogprobs != null) promptLogprobs = List.copyOf(promptLogprobs);
+    }
+
+    /** The generated ids (a copy). */
+    @Override
+    public int[] tokenIds() {
+        return tokenIds.clone();
+    }
+
+    public boolean isError() {
+        return finishReason == FinishReason.ERROR || finishReason == FinishReason.ABORTED;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Result r && id.equals(r.id) && text.equals(r.text) && Arrays.equals(tokenIds, r.tokenIds)
+                && finishReason == r.finishReason && promptTokens == r.promptTokens
+                && completionTokens == r.completionTokens && cachedPromptTokens == r.cachedPromptTokens
+                && Objects.equals(logprobs, r.logprobs) && Objects.equals(promptLogprobs, r.promptLogprobs)
+                && Objects.equals(timings, r.timings) && Objects.equals(error, r.error);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(id, text, Arrays.hashCode(tokenIds), finishReason, promptTokens, completionTokens,
+                cachedPromptTokens, logprobs, promptLogprobs, timings, error);
+    }
+
+    @Override
+    public String toString() {
+        return "Result[id=" + id + ", finishReason=" + finishReason.wireName() + ", tokens=" + Arrays.toString(tokenIds)
+                + ", text=" + text + ", promptTokens=" + promptTokens + ", cachedPromptTokens=" + cachedPromptTokens
+                + (error == null ? "" : ", error=" + error) + "]";
+    }
+}

@@ -1,0 +1,223 @@
+package dev.tokenmill.cli;
+
+import dev.tokenmill.Engine;
+import dev.tokenmill.EngineConfig;
+import dev.tokenmill.Request;
+import dev.tokenmill.Result;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code tokenmill bench}: a synthetic batch workload through the {@link Engine}, after a warm-up. Prompts are seeded
+ * random token ids (the first {@code --shared-prefix} of them the same in every prompt); generation ignores EOS, so
+ * every request produces exactly {@code --gen-tokens}. Prints a table on stderr, then one JSON line on stdout.
+ *
+ * <p>{@code prefill_tok_s} and {@code decode_tok_s} come from the engine's step timings (a step mixing both has its
+ * time split by token count); {@code overall_tok_s} is every prompt and generated token over the wall time.
+ * {@code --single} runs one sequence like {@code llama-bench}: a {@code P}-token prefill, then {@code G} decodes.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Throughput of a synthetic batch workload (or of one sequence with --single).")
+final class BenchCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "GGUF model file")
+    Path model;
+
+    @Option(names = "--prompts", defaultValue = "32", description = "requests in the workload (default ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--prompt-tokens", defaultValue = "64", description = "tokens per prompt (default ${DEFAULT-VALUE})")
+    int promptTokens;
+
+    @Option(names = "--gen-tokens", defaultValue = "64", description = "tokens generated per request (default ${DEFAULT-VALUE})")
+    int genTokens;
+
+    @Option(names = "--shared-prefix", defaultValue = "0",
+            description = "leading prompt tokens that every prompt shares, of the --prompt-tokens (default ${DEFAULT-VALUE})")
+    int sharedPrefix;
+
+    @Option(names = "--threads", description = "compute threads (default: available processors)")
+    Integer threads;
+
+    @Option(names = "--max-seqs", description = "sequences running at once (default: --prompts, at most 256)")
+    Integer maxSeqs;
+
+    @Option(names = "--max-batch-tokens", defaultValue = "512", description = "tokens per engine step (default ${DEFAULT-VALUE})")
+    int maxBatchTokens;
+
+    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f16 or f32 (default ${DEFAULT-VALUE})")
+    String kvType;
+
+    @Option(names = "--kv-cache-mb", description = "KV cache budget in MiB (default: enough for --max-seqs whole requests)")
+    Long kvCacheMb;
+
+    @Option(names = "--no-prefix-caching", description = "turn the prefix cache off")
+    boolean noPrefixCaching;
+
+    @Option(names = "--single", description = "one sequence: prefill --prompt-tokens, then decode --gen-tokens (as llama-bench)")
+    boolean single;
+
+    @Option(names = "--warmup", defaultValue = "4", description = "warm-up requests before measuring (default ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Override
+    public Integer call() throws IOException {
+        check(prompts >= 1, "--prompts must be >= 1, got " + prompts);
+        check(promptTokens >= 1, "--prompt-tokens must be >= 1, got " + promptTokens);
+        check(genTokens >= 1, "--gen-tokens must be >= 1, got " + genTokens);
+        check(sharedPrefix >= 0 && sharedPrefix < promptTokens,
+                "--shared-prefix must be in [0, --prompt-tokens) = [0, " + promptTokens + "), got " + sharedPrefix);
+        check(warmup >= 0, "--warmup must be >= 0, got " + warmup);
+        int n = single ? 1 : prompts;
+        int seqs = single ? 1 : maxSeqs != null ? maxSeqs : Math.min(prompts, 256);
+        // --single decodes G tokens after the prefill, so it samples G + 1
+        int maxTokens = single ? genTokens + 1 : genTokens;
+        EngineConfig.Builder cb = EngineConfig.builder()
+                .maxSeqs(seqs).maxBatchTokens(Math.max(maxBatchTokens, seqs))
+                .threads(PromptText.threads(threads))
+                .kvType(parseKvType(kvType))
+                .prefixCaching(!noPrefixCaching)
+                .maxModelLen(promptTokens + maxTokens);
+        if (kvCacheMb != null) {
+            check(kvCacheMb >= 1, "--kv-cache-mb must be >= 1, got " + kvCacheMb);
+            cb.kvCacheBytes(kvCacheMb << 20);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        try (Engine engine = Engine.open(model, cb.build())) {
+            int vocab = engine.modelConfig().vocabSize();
+            int lowestId = Math.min(3, vocab - 1); // past <unk>, <s>, </s> in SentencePiece vocabularies
+            // warm-up prompts share nothing with the measured ones, so the prefix cache starts cold
+            Random warm = new Random(seed ^ 0x5DEECE66DL);
+            List<Request> warmups = new ArrayList<>();
+            for (int i = 0; i < warmup; i++) {
+                warmups.add(request("warmup" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8)));
+            }
+            if (!warmups.isEmpty()) engine.generate(warmups);
+
+            Random r = new Random(seed);
+            int[] prefix = randomIds(r, sharedPrefix, lowestId, vocab);
+            List<Request> requests = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                int[] ids = randomIds(r, promptTokens, lowestId, vocab);
+                System.arraycopy(prefix, 0, ids, 0, sharedPrefix);
+                requests.add(request("bench" + i, ids, maxTokens));
+            }
+            Engine.Stats before = engine.stats();
+            long t0 = System.nanoTime();
+            List<Result> results = engine.generate(requests);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            Engine.Stats after = engine.stats();
+
+            long generated = 0, cached = 0;
+            for (Result res : results) {
+                if (res.isError()) throw new Cli.UserException("request " + res.id() + " failed: " + res.error());
+                generated += res.completionTokens();
+                cached += res.cachedPromptTokens();
+            }
+            long prefillTok = after.prefillTokens() - before.prefillTokens();
+            long decodeTok = after.decodeTokens() - before.decodeTokens();
+            double prefillS = after.prefillSeconds() - before.prefillSeconds();
+            double decodeS = after.decodeSeconds() - before.decodeSeconds();
+            long allTokens = (long) n * promptTokens + generated;
+
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("mode", single ? "single" : "batch");
+            out.put("model", model.toString());
+            out.put("prompts", n);
+            out.put("prompt_tokens", promptTokens);
+            out.put("gen_tokens", genTokens);
+            out.put("shared_prefix", sharedPrefix);
+            out.put("threads", engine.config().threads());
+            out.put("max_seqs", seqs);
+            out.put("max_batch_tokens", engine.config().maxBatchTokens());
+            out.put("kv_type", engine.config().kvType().name().toLowerCase(Locale.ROOT));
+            out.put("kv_cache_mb", round(engine.kvCacheBytes() / 1048576.0));
+            out.put("prefill_tokens", prefillTok);
+            out.put("decode_tokens", decodeTok);
+            out.put("generated_tokens", generated);
+            out.put("cached_prompt_tokens", cached);
+            out.put("prefill_tok_s", round(rate(prefillTok, prefillS)));
+            out.put("decode_tok_s", round(rate(decodeTok, decodeS)));
+            out.put("overall_tok_s", round(rate(allTokens, wall)));
+            out.put("wall_s", round(wall));
+            out.put("steps", after.steps() - before.steps());
+            out.put("preemptions", after.preemptions() - before.preemptions());
+            out.put("peak_rss_mb", round(peakRssMb()));
+
+            err.printf(Locale.ROOT, "%s: %s, %d threads, %d max seqs, %d tokens/step, KV %s %.1f MiB%n", out.get("mode"),
+                    model.getFileName(), engine.config().threads(), seqs, engine.config().maxBatchTokens(), out.get("kv_type"),
+                    engine.kvCacheBytes() / 1048576.0);
+            err.printf(Locale.ROOT, "%8s %8s %8s %8s %8s %10s %10s %10s %8s %8s%n", "prompts", "prompt", "gen", "prefix",
+                    "cached", "prefill/s", "decode/s", "overall/s", "wall_s", "rss_mb");
+            err.printf(Locale.ROOT, "%8d %8d %8d %8d %8d %10.1f %10.1f %10.1f %8.2f %8.0f%n", n, promptTokens, genTokens,
+                    sharedPrefix, cached, rate(prefillTok, prefillS), rate(decodeTok, decodeS), rate(allTokens, wall), wall,
+                    peakRssMb());
+            err.flush();
+            Cli.printJson(spec.commandLine().getOut(), out);
+        }
+        return 0;
+    }
+
+    private static Request request(String id, int[] ids, int maxTokens) {
+        return Request.tokens(id, ids).greedy(maxTokens).ignoreEos(true).build();
+    }
+
+    private static int[] randomIds(Random r, int n, int lowest, int vocab) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = lowest + r.nextInt(vocab - lowest);
+        return ids;
+    }
+
+    private static EngineConfig.KvType parseKvType(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "f16" -> EngineConfig.KvType.F16;
+            case "f32" -> EngineConfig.KvType.F32;
+            default -> throw new Cli.UserException("--kv-type must be f16 or f32, got '" + s + "'");
+        };
+    }
+
+    private static double rate(long tokens, double seconds) {
+        return seconds > 0 ? tokens / seconds : 0;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    /** The process's peak resident set (VmHWM), or -1 where /proc is not there. */
+    static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String kb = line.substring("VmHWM:".length()).trim().split("\\s+")[0];
+                    return Long.parseLong(kb) / 1024.0;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) throw new Cli.UserException(message);
+    }
+}
