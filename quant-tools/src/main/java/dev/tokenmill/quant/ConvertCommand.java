@@ -30,11 +30,11 @@ public final class ConvertCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "HF_DIR", description = "directory with config.json, *.safetensors, tokenizer files")
-    Path dir;
+    @Parameters(index = "0", paramLabel = "HF_DIR", description = "directory with config.json, *.safetensors, tokenizer files: a path or a Hadoop URI")
+    String dir;
 
-    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output model")
-    Path out;
+    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output model: a path or a Hadoop URI")
+    String out;
 
     @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16 or Q8_0 (default ${DEFAULT-VALUE})")
     String type;
@@ -47,8 +47,16 @@ public final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isDirectory(dir)) throw new Cli.UserException(dir + " is not a directory");
         FileType ft = FileType.parse(type);
+        try (ModelPaths.Input input = ModelPaths.input(dir); ModelPaths.Output output = ModelPaths.output(out)) {
+            if (!Files.isDirectory(input.path())) throw new Cli.UserException(dir + " is not a directory");
+            run(ft, input.path(), output.local());
+            output.publish();
+        }
+        return 0;
+    }
+
+    private void run(FileType ft, Path dir, Path out) throws Exception {
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         PrintWriter err = spec.commandLine().getErr();
         AtomicLong done = new AtomicLong();
@@ -64,18 +72,17 @@ public final class ConvertCommand implements Callable<Integer> {
             }
         });
         double seconds = (System.nanoTime() - start) / 1e9;
-        err.printf("\rconvert: %s -> %s (%s, %s): %d tensors, %.1f MB in %.1f s%n", dir, out, r.architecture(), ft,
+        err.printf("\rconvert: %s -> %s (%s, %s): %d tensors, %.1f MB in %.1f s%n", this.dir, this.out, r.architecture(), ft,
                 r.tensors(), r.bytes() / 1e6, seconds);
         err.flush();
         Map<String, Object> result = new LinkedHashMap<>();
-        result.put("in", dir.toString());
-        result.put("out", out.toString());
+        result.put("in", this.dir);
+        result.put("out", this.out);
         result.put("architecture", r.architecture());
         result.put("type", ft.name());
         result.put("tensors", r.tensors());
         result.put("bytes", Files.size(out));
         result.put("seconds", Math.round(seconds * 100) / 100.0);
         Cli.printJson(spec.commandLine().getOut(), result);
-        return 0;
     }
 }

@@ -14,7 +14,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.lang.reflect.Array;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -40,8 +39,8 @@ public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "FILE", description = "a .gguf file")
-    Path file;
+    @Parameters(index = "0", paramLabel = "FILE", description = "a .gguf file: a path or a Hadoop URI")
+    String file;
 
     @Option(names = "--json", description = "print one JSON object instead of text")
     boolean json;
@@ -49,7 +48,7 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (GgufFile f = GgufFile.open(file)) {
+        try (ModelPaths.Input input = ModelPaths.input(file); GgufFile f = GgufFile.open(input.path())) {
             Map<String, Object> report = describe(f);
             if (json) Cli.printJson(out, report);
             else printText(out, f, report);
