@@ -50,6 +50,7 @@ public final class InspectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (ModelPaths.Input input = ModelPaths.input(file); GgufFile f = GgufFile.open(input.path())) {
             Map<String, Object> report = describe(f);
+            report.put("file", file); // the name the user gave, not a fetched temporary copy
             if (json) Cli.printJson(out, report);
             else printText(out, f, report);
         }
@@ -142,7 +143,7 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printText(PrintWriter out, GgufFile f, Map<String, Object> r) {
-        out.printf("%s: GGUF v%d, %,d bytes, %d metadata keys, %d tensors%n", f.path(), f.version(), f.fileSize(),
+        out.printf("%s: GGUF v%d, %,d bytes, %d metadata keys, %d tensors%n", r.get("file"), f.version(), f.fileSize(),
                 f.metadata().size(), f.tensors().size());
         out.println();
         out.println("summary:");
