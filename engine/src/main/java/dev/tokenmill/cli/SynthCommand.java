@@ -44,6 +44,9 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "generator threads (default: available processors)")
     Integer threads;
 
+    @Option(names = "--vocab", description = "spm or bpe (default: bpe, as the real models, except spm for tiny)")
+    String vocab;
+
     @Override
     public Integer call() throws Exception {
         SynthPreset p = SynthPreset.byName(preset);
@@ -57,7 +60,13 @@ final class SynthCommand implements Callable<Integer> {
         err.printf("synth %s %s: %,d parameters, %.1f MB of tensor data, %d threads%n",
                 p.name(), ft, p.parameterCount(), total / 1e6, nThreads);
         err.flush();
-        ModelSynthesizer.write(new ModelSynthesizer.Options(p, ft, seed, nThreads), out, bytes -> {
+        Boolean bpe = switch (vocab == null ? "" : vocab.toLowerCase(java.util.Locale.ROOT)) {
+            case "" -> null;
+            case "bpe" -> true;
+            case "spm" -> false;
+            default -> throw new Cli.UserException("--vocab must be spm or bpe, not '" + vocab + "'");
+        };
+        ModelSynthesizer.write(new ModelSynthesizer.Options(p, ft, seed, nThreads, bpe), out, bytes -> {
             long d = done.addAndGet(bytes);
             long now = System.nanoTime();
             int pct = (int) (100 * d / Math.max(1, total));

@@ -20,8 +20,8 @@ import java.util.function.LongConsumer;
 
 /**
  * Writes a GGUF model of a {@link SynthPreset}'s shape with random weights: matrices N(0, 0.02²), norms 1, biases
- * N(0, 0.02²), tensor names and ggml shapes as llama.cpp's llama/qwen2 loaders expect, a synthetic SentencePiece
- * vocabulary, and tensor types chosen for the {@link FileType} as llama-quantize would choose them. Tensors are
+ * N(0, 0.02²), tensor names and ggml shapes as llama.cpp's llama/qwen2 loaders expect, a synthetic vocabulary
+ * (SentencePiece for {@code tiny}, byte-level BPE like the real models for the others), and tensor types chosen for the {@link FileType} as llama-quantize would choose them. Tensors are
  * generated chunk by chunk on several threads and streamed to disk; the bytes depend only on the preset, file type
  * and seed, never on the thread count.
  */
@@ -30,10 +30,24 @@ public final class ModelSynthesizer {
 
     private ModelSynthesizer() {}
 
-    /** What to write. */
-    public record Options(SynthPreset preset, FileType fileType, long seed, int threads) {
+    /**
+     * What to write.
+     *
+     * @param byteLevelBpe a gpt2-style BPE vocabulary (as Llama 3 and Qwen2 have) instead of a SentencePiece one;
+     *                     null picks what the real model of the preset uses (BPE for all but {@code tiny})
+     */
+    public record Options(SynthPreset preset, FileType fileType, long seed, int threads, Boolean byteLevelBpe) {
         public Options {
             if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+
+        public Options(SynthPreset preset, FileType fileType, long seed, int threads) {
+            this(preset, fileType, seed, threads, null);
+        }
+
+        SyntheticVocab.Kind vocab() {
+            boolean bpe = byteLevelBpe != null ? byteLevelBpe : !preset.name().equals("tiny");
+            return bpe ? SyntheticVocab.Kind.BPE : SyntheticVocab.Kind.SPM;
         }
     }
 
@@ -103,7 +117,13 @@ public final class ModelSynthesizer {
         w.putFloat32(arch + ".rope.freq_base", p.ropeFreqBase());
         w.putUint32(arch + ".rope.dimension_count", p.headDim());
         w.putFloat32(arch + ".attention.layer_norm_rms_epsilon", p.rmsEps());
-        SyntheticVocab.put(w, p.nVocab());
+        if (o.vocab() == SyntheticVocab.Kind.SPM) {
+            SyntheticVocab.putSentencePiece(w, p.nVocab());
+        } else if (arch.equals("qwen2")) {
+            SyntheticVocab.putBpe(w, p.nVocab(), "qwen2", List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>"), false);
+        } else {
+            SyntheticVocab.putBpe(w, p.nVocab(), "llama-bpe", List.of("<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"), true);
+        }
 
         Path target = out.toAbsolutePath();
         Path tmp = target.resolveSibling(target.getFileName() + ".part");

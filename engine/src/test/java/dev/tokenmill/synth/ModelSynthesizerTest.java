@@ -168,4 +168,34 @@ class ModelSynthesizerTest {
         assertThatThrownBy(() -> SynthPreset.byName("llama-70b"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("llama-70b").hasMessageContaining("qwen-0.5b");
     }
+
+    @Test
+    void byteLevelBpeVocabularyHasValidMergesAndSpecialsAtTheEnd() throws Exception {
+        Path out = dir.resolve("tiny-bpe.gguf");
+        ModelSynthesizer.write(new ModelSynthesizer.Options(SynthPreset.byName("tiny"), FileType.Q8_0, 1, 2, true), out, null);
+        try (GgufFile f = GgufFile.open(out)) {
+            assertThat(f.getString("tokenizer.ggml.model")).isEqualTo("gpt2");
+            assertThat(f.getString("tokenizer.ggml.pre")).isEqualTo("llama-bpe");
+            String[] tokens = f.getStringArray("tokenizer.ggml.tokens");
+            String[] merges = f.getStringArray("tokenizer.ggml.merges");
+            int[] types = f.getIntArray("tokenizer.ggml.token_type");
+            assertThat(tokens).hasSize(4096);
+            assertThat(merges).hasSize(4096 - 256 - 3);
+            assertThat(tokens['A']).isEqualTo("A");
+            assertThat(tokens['\n']).isEqualTo("\u010a"); // GPT-2's symbol for a newline byte
+            Set<String> seen = new HashSet<>(Arrays.asList(tokens).subList(0, 256));
+            for (int i = 0; i < merges.length; i++) {
+                String[] parts = merges[i].split(" ");
+                assertThat(parts).hasSize(2);
+                assertThat(seen).contains(parts[0], parts[1]);
+                assertThat(tokens[256 + i]).isEqualTo(parts[0] + parts[1]);
+                assertThat(seen.add(tokens[256 + i])).as("unique %s", tokens[256 + i]).isTrue();
+            }
+            assertThat(tokens[4093]).isEqualTo("<|begin_of_text|>");
+            assertThat(types[4093]).isEqualTo(3);
+            assertThat(f.getInt("tokenizer.ggml.bos_token_id")).isEqualTo(4093);
+            assertThat(f.getInt("tokenizer.ggml.eos_token_id")).isEqualTo(4094);
+            assertThat(f.getBool("tokenizer.ggml.add_bos_token", false)).isTrue();
+        }
+    }
 }

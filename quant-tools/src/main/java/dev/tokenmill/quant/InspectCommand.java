@@ -14,7 +14,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.lang.reflect.Array;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -40,8 +39,8 @@ public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "FILE", description = "a .gguf file")
-    Path file;
+    @Parameters(index = "0", paramLabel = "FILE", description = "a .gguf file: a path or a Hadoop URI")
+    String file;
 
     @Option(names = "--json", description = "print one JSON object instead of text")
     boolean json;
@@ -49,8 +48,9 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        try (GgufFile f = GgufFile.open(file)) {
+        try (ModelPaths.Input input = ModelPaths.input(file); GgufFile f = GgufFile.open(input.path())) {
             Map<String, Object> report = describe(f);
+            report.put("file", file); // the name the user gave, not a fetched temporary copy
             if (json) Cli.printJson(out, report);
             else printText(out, f, report);
         }
@@ -143,7 +143,7 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printText(PrintWriter out, GgufFile f, Map<String, Object> r) {
-        out.printf("%s: GGUF v%d, %,d bytes, %d metadata keys, %d tensors%n", f.path(), f.version(), f.fileSize(),
+        out.printf("%s: GGUF v%d, %,d bytes, %d metadata keys, %d tensors%n", r.get("file"), f.version(), f.fileSize(),
                 f.metadata().size(), f.tensors().size());
         out.println();
         out.println("summary:");

@@ -34,11 +34,11 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "IN.gguf", description = "input model (F32, F16 or BF16 weights)")
-    Path in;
+    @Parameters(index = "0", paramLabel = "IN.gguf", description = "input model (F32, F16 or BF16 weights): a path or a Hadoop URI")
+    String in;
 
-    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output model")
-    Path out;
+    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output model: a path or a Hadoop URI")
+    String out;
 
     @Parameters(index = "2", paramLabel = "TYPE", description = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
             + "Q4_K_S, Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K")
@@ -56,7 +56,15 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         FileType ft = FileType.parse(type);
-        if (!Files.isRegularFile(in)) throw new Cli.UserException("input " + in + " is not a file");
+        try (ModelPaths.Input input = ModelPaths.input(in); ModelPaths.Output output = ModelPaths.output(out)) {
+            if (!Files.isRegularFile(input.path())) throw new Cli.UserException("input " + in + " is not a file");
+            run(ft, input.path(), output.local());
+            output.publish();
+        }
+        return 0;
+    }
+
+    private void run(FileType ft, Path in, Path out) throws Exception {
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         PrintWriter err = spec.commandLine().getErr();
         long total = Files.size(in);
@@ -81,15 +89,15 @@ public final class QuantizeCommand implements Callable<Integer> {
             }
         }
         for (String f : report.fallbacks()) err.println("quantize: fallback: " + f);
-        err.printf("quantize: %s -> %s (%s): %.1f MB -> %.1f MB in %.1f s (%.1f MB/s of input)%n", in, out, ft,
+        err.printf("quantize: %s -> %s (%s): %.1f MB -> %.1f MB in %.1f s (%.1f MB/s of input)%n", this.in, this.out, ft,
                 report.bytesIn() / 1e6, report.bytesOut() / 1e6, seconds, report.bytesIn() / 1e6 / seconds);
         err.flush();
 
         Map<String, Integer> types = new TreeMap<>();
         for (var t : report.tensors()) types.merge(t.to().name(), 1, Integer::sum);
         Map<String, Object> result = new LinkedHashMap<>();
-        result.put("in", in.toString());
-        result.put("out", out.toString());
+        result.put("in", this.in);
+        result.put("out", this.out);
         result.put("type", ft.name());
         result.put("tensors", report.tensors().size());
         result.put("tensor_types", types);
@@ -99,7 +107,6 @@ public final class QuantizeCommand implements Callable<Integer> {
         result.put("seconds", Math.round(seconds * 100) / 100.0);
         result.put("threads", nThreads);
         Cli.printJson(spec.commandLine().getOut(), result);
-        return 0;
     }
 
 }

@@ -183,4 +183,33 @@ class QuantizeCommandTest {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("none.gguf");
     }
+
+    @Test
+    void hadoopUrisAreFetchedAndPublishedThroughTheFileSystemApi() throws Exception {
+        Path in = master();
+        String out = dir.resolve("remote").resolve("q8.gguf").toUri().toString(); // file:/... goes through Hadoop
+        Run r = run("quantize", in.toUri().toString(), out, "Q8_0");
+        assertThat(r.code()).as(r.err()).isZero();
+        Path written = dir.resolve("remote").resolve("q8.gguf");
+        try (GgufFile q = GgufFile.open(written)) {
+            assertThat(q.tensor("blk.0.attn_q.weight").type()).isEqualTo(GgmlType.Q8_0);
+        }
+        assertThat(dir.resolve("remote").resolve("q8.gguf.part")).doesNotExist();
+        Run inspect = run("inspect", "--json", out);
+        assertThat(inspect.code()).as(inspect.err()).isZero();
+        assertThat(Cli.JSON.readTree(inspect.out()).get("summary").get("file_type").asText()).isEqualTo("Q8_0");
+        Run missing = run("inspect", dir.resolve("nope.gguf").toUri().toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("nope.gguf");
+    }
+
+    @Test
+    void onlySchemesOfTwoOrMoreLettersAreUris() {
+        assertThat(ModelPaths.isUri("hdfs://nn:8020/models/a.gguf")).isTrue();
+        assertThat(ModelPaths.isUri("s3a://bucket/a.gguf")).isTrue();
+        assertThat(ModelPaths.isUri("file:/tmp/a.gguf")).isTrue();
+        assertThat(ModelPaths.isUri("/tmp/a.gguf")).isFalse();
+        assertThat(ModelPaths.isUri("models/a:b.gguf")).isFalse();
+        assertThat(ModelPaths.isUri("C:\\models\\a.gguf")).isFalse();
+    }
 }
