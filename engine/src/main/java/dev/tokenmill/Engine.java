@@ -52,6 +52,7 @@ public final class Engine implements AutoCloseable {
     private final Model model;
     private final CpuBackend backend;
     private final Tokenizer tokenizer;
+    private final ChatPrompt chatPrompt;
     private final int[] endOfGenerationIds;
     private final SchedulerConfig schedulerConfig;
     private final long kvBytes;
@@ -77,6 +78,7 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.backend = backend;
         this.tokenizer = tokenizer;
+        this.chatPrompt = tokenizer == null ? null : new ChatPrompt(model.gguf(), tokenizer);
         this.schedulerConfig = schedulerConfig;
         this.kvBytes = kvBytes;
         this.endOfGenerationIds = endOfGenerationIds(tokenizer, model.config().vocabSize());
@@ -231,7 +233,8 @@ public final class Engine implements AutoCloseable {
             ids = requireTokenizer(request, "prompt text").encode(request.prompt(), true, true);
             if (ids.length == 0) throw new RequestException("request " + request.id() + ": the prompt text encodes to no tokens");
         } else if (request.messages() != null) {
-            ids = ChatPrompt.encode(model, requireTokenizer(request, "chat messages"), request);
+            requireTokenizer(request, "chat messages");
+            ids = chatPrompt.encode(request);
         } else {
             ids = request.promptTokenIdsUnsafe();
             for (int i = 0; i < ids.length; i++) {

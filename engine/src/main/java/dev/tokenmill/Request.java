@@ -1,6 +1,7 @@
 package dev.tokenmill;
 
 import dev.tokenmill.sample.SamplingParams;
+import dev.tokenmill.tokenizer.ChatMessage;
 
 import java.util.Arrays;
 import java.util.List;
@@ -29,21 +30,13 @@ import java.util.Objects;
  *                        given the tokens before it, and the {@code promptLogprobs} most likely alternatives
  * @param truncateLeft    a prompt longer than the context keeps its last tokens instead of failing
  */
-public record Request(String id, String prompt, int[] promptTokenIds, List<Message> messages, SamplingParams sampling,
+public record Request(String id, String prompt, int[] promptTokenIds, List<ChatMessage> messages, SamplingParams sampling,
                       boolean ignoreEos, int minTokens, int logprobs, int promptLogprobs, boolean truncateLeft) {
 
     /** For {@code logprobs} and {@code promptLogprobs}: none wanted. */
     public static final int NO_LOGPROBS = -1;
     /** Most alternatives per token that {@code logprobs} and {@code promptLogprobs} may ask for. */
     public static final int MAX_LOGPROBS = 20;
-
-    /** One chat message, e.g. {@code new Message("user", "Hello")}. */
-    public record Message(String role, String content) {
-        public Message {
-            if (role == null || role.isBlank()) throw new RequestException("chat message role must not be empty, got " + role);
-            if (content == null) throw new RequestException("chat message content of role '" + role + "' must not be null");
-        }
-    }
 
     public Request {
         if (id == null) throw new RequestException("request id must not be null");
@@ -63,8 +56,12 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<Messa
         }
         if (messages != null) {
             if (messages.isEmpty()) throw new RequestException("request " + id + ": messages is empty; at least 1 message is needed");
-            for (Message m : messages) {
+            for (ChatMessage m : messages) {
                 if (m == null) throw new RequestException("request " + id + ": messages must not contain null");
+                if (m.role().isBlank()) throw new RequestException("request " + id + ": a chat message has an empty role");
+                if (m.content() == null) {
+                    throw new RequestException("request " + id + ": chat message content of role '" + m.role() + "' must not be null");
+                }
             }
             messages = List.copyOf(messages);
         }
@@ -88,7 +85,7 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<Messa
     }
 
     /** A request for chat messages, rendered with the model's chat template. */
-    public static Builder chat(String id, List<Message> messages) {
+    public static Builder chat(String id, List<ChatMessage> messages) {
         return new Builder(id).messages(messages);
     }
 
@@ -148,7 +145,7 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<Messa
         private final String id;
         private String prompt;
         private int[] promptTokenIds;
-        private List<Message> messages;
+        private List<ChatMessage> messages;
         private SamplingParams sampling = SamplingParams.defaults();
         private boolean ignoreEos;
         private int minTokens;
@@ -162,7 +159,7 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<Messa
 
         public Builder prompt(String v) { prompt = v; return this; }
         public Builder promptTokenIds(int... v) { promptTokenIds = v; return this; }
-        public Builder messages(List<Message> v) { messages = v; return this; }
+        public Builder messages(List<ChatMessage> v) { messages = v; return this; }
         public Builder sampling(SamplingParams v) { sampling = v; return this; }
         /** Shorthand for {@code sampling(SamplingParams.greedy(maxTokens))}. */
         public Builder greedy(int maxTokens) { sampling = SamplingParams.greedy(maxTokens); return this; }

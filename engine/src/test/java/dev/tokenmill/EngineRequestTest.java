@@ -1,7 +1,10 @@
 package dev.tokenmill;
 
+import dev.tokenmill.gguf.GgufWriter;
 import dev.tokenmill.model.Model;
+import dev.tokenmill.model.TinyModel;
 import dev.tokenmill.model.SequenceRunner;
+import dev.tokenmill.tokenizer.ChatMessage;
 import dev.tokenmill.sample.SamplingParams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -54,6 +57,28 @@ class EngineRequestTest {
                     .isGreaterThanOrEqualTo(lp.logprob() - 1e-6);
         }
         assertThat(res.cachedPromptTokens()).isZero();
+    }
+
+    @Test
+    void chatMessagesAreRenderedWithTheModelsTemplate() throws Exception {
+        GgufWriter w = TinyModel.llama(21).writer(null);
+        TinyEngineModel.putVocabulary(w, TinyEngineModel.VOCAB);
+        w.putString("tokenizer.chat_template",
+                "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] | trim }}\n{% endfor %}"
+                        + "{% if add_generation_prompt %}assistant:{% endif %}");
+        Path chatModel = dir.resolve("chat.gguf");
+        w.write(chatModel);
+        try (Engine chat = Engine.open(chatModel, TinyEngineModel.exactConfig(128, 4).build())) {
+            Result viaChat = chat.submit(Request.chat("c", List.of(ChatMessage.system("be brief"), ChatMessage.user(" hi ")))
+                    .greedy(4).ignoreEos(true).build()).join();
+            int[] expectedIds = chat.tokenizer().encode("<s>system: be brief\nuser: hi\nassistant:", false, true);
+            Result viaIds = chat.submit(Request.tokens("t", expectedIds).greedy(4).ignoreEos(true).build()).join();
+            assertThat(expectedIds[0]).isEqualTo(1); // the template's bos_token, parsed as the control token
+            assertThat(viaChat.promptTokens()).isEqualTo(expectedIds.length);
+            assertThat(viaChat.tokenIds()).containsExactly(viaIds.tokenIds());
+            assertThatThrownBy(() -> chat.submit(Request.chat("bad", List.of(new ChatMessage("user", null))).build()))
+                    .isInstanceOf(RequestException.class).hasMessageContaining("content");
+        }
     }
 
     @Test
@@ -203,7 +228,7 @@ class EngineRequestTest {
         assertThatThrownBy(() -> engine.submit(Request.tokens("v", 5, 64).build())).isInstanceOf(RequestException.class)
                 .hasMessageContaining("promptTokenIds[1] = 64").hasMessageContaining("vocabulary");
         assertThatThrownBy(() -> engine.submit(null)).isInstanceOf(RequestException.class);
-        assertThatThrownBy(() -> engine.submit(Request.chat("c", List.of(new Request.Message("user", "hi"))).build()))
+        assertThatThrownBy(() -> engine.submit(Request.chat("c", List.of(ChatMessage.user("hi"))).build()))
                 .isInstanceOf(RequestException.class).hasMessageContaining("tokenizer.chat_template");
         // one bad request in a list: nothing runs, the caller hears which
         List<Request> mixed = List.of(Request.tokens("fine", 5).greedy(2).build(), Request.tokens("bad", 99).build());

@@ -82,7 +82,7 @@ final class TinyEngineModel {
     /** What the one-sequence runner generates for these ids (EOS ignored: no end-of-generation check). */
     static int[] reference(Model model, int[] prompt, SamplingParams params) {
         try (SequenceRunner r = SequenceRunner.create(model, Math.min(CONTEXT, prompt.length + params.maxTokens()), 1)) {
-            return r.generate(prompt, params, null, null).tokenIds();
+            return r.generate(prompt, params, null).tokenIds();
         }
     }
 
