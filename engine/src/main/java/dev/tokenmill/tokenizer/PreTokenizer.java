@@ -287,7 +287,6 @@ final class PreTokenizer {
                 inside = true;
                 out.append(c);
                 if (i + 1 < regex.length() && regex.charAt(i + 1) == '^') out.append(regex.charAt(++i));
-                // a ']' right after '[' or '[^' is a literal in neither dialect's common use; leave as is
                 continue;
             }
             if (inside && c == ']') inside = false;
@@ -312,7 +311,6 @@ final class PreTokenizer {
      */
     private static IntList splitRegex(Pattern pattern, String text, int[] cpts, IntList offsets) {
         IntList out = new IntList(offsets.size() * 2);
-        int startCpt = 0;
         int startChar = 0;
         for (int k = 0; k < offsets.size(); k++) {
             int len = offsets.get(k);
@@ -325,7 +323,6 @@ final class PreTokenizer {
                 prev = m.end();
             }
             if (prev < endChar - startChar) out.add(cptCount(text, startChar, prev, endChar - startChar, cpts));
-            startCpt += len;
             startChar = endChar;
         }
         return out;
