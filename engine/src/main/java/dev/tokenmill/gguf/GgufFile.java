@@ -300,8 +300,21 @@ public final class GgufFile implements AutoCloseable {
         }
 
         String string(String what) {
-            long len = count("length of " + what);
-            need(len, what);
+            return string(what, -1);
+        }
+
+        /**
+         * A length-prefixed UTF-8 string. {@code what}, or element {@code index} of array {@code what} when index >= 0,
+         * names it in errors; the description is only built on failure (vocabularies hold 10^5 strings).
+         */
+        String string(String what, int index) {
+            long len = pos + 8 <= file.byteSize() ? file.get(I64, pos) : -1;
+            if (len < 0 || len > MAX_COUNT || pos + 8 + len > file.byteSize()) {
+                String name = index < 0 ? what : "element " + index + " of '" + what + "'";
+                count("length of " + name);
+                need(len, name);
+            }
+            pos += 8;
             byte[] b = new byte[(int) len];
             MemorySegment.copy(file, ValueLayout.JAVA_BYTE, pos, b, 0, (int) len);
             pos += len;
@@ -394,7 +407,7 @@ public final class GgufFile implements AutoCloseable {
                 }
                 case STRING -> {
                     String[] a = new String[len];
-                    for (int i = 0; i < len; i++) a[i] = string("element " + i + " of '" + key + "'");
+                    for (int i = 0; i < len; i++) a[i] = string(key, i);
                     yield a;
                 }
                 case ARRAY -> {
