@@ -1,33 +1,39 @@
 package dev.tokenmill.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A fixed team of compute threads that splits one loop {@code [0, n)} into contiguous chunks, one per thread; the
- * calling thread runs chunk 0 and waits for the rest. Built for many small ops per step (one matmul, one attention
- * per layer): a dispatch is one volatile write and an unpark per worker, and no object is allocated per call.
- * Workers spin briefly before parking so that back-to-back ops of one forward pass do not pay a park/unpark each.
+ * A fixed team of compute threads for the many small parallel loops of one forward pass (one matmul, one attention
+ * per step of a layer). A loop {@code [0, n)} is cut into a few contiguous chunks per thread; the calling thread and
+ * the workers claim chunks from one atomic cursor until none are left, so a worker that the OS has not scheduled
+ * yet costs nothing: the others take its share. A dispatch is a few volatile writes and an unpark per worker, and
+ * allocates nothing. Workers spin briefly before parking so back-to-back ops do not pay a wake-up each.
+ * Which thread runs a chunk never changes the result (every output element is computed by one thread alone).
  * One caller at a time (the engine loop).
  */
 final class ComputePool implements AutoCloseable {
 
-    /** The body of a parallel loop: runs indices {@code [from, to)} on thread number {@code worker}. */
+    /** The body of a parallel loop: runs indices {@code [from, to)} on thread number {@code worker} (0 = caller). */
     interface RangeTask {
         void run(int from, int to, int worker);
     }
 
+    private static final int CHUNKS_PER_THREAD = 4;
     private static final int SPIN_ITERATIONS = 20_000;
 
     private final int threads;
     private final Thread[] workers;
-    private final AtomicInteger pending = new AtomicInteger();
+    /** (generation << 32) | chunks not yet claimed; a claim decrements it and runs chunk (remaining - 1). */
+    private final AtomicLong cursor = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
     private volatile int generation;
     private volatile boolean closed;
-    private volatile Thread caller;
-    // published by the volatile write of generation
+    // written by the caller before the volatile write of generation, read by workers after reading it
     private RangeTask task;
     private int n;
+    private int chunks;
     private volatile Throwable failure;
 
     ComputePool(int threads) {
@@ -43,43 +49,51 @@ final class ComputePool implements AutoCloseable {
 
     int threads() { return threads; }
 
-    /** Runs {@code task} over {@code [0, n)}; returns when every chunk is done, rethrowing a worker's failure. */
+    /** Runs {@code task} over {@code [0, n)}; returns when every chunk is done, rethrowing a chunk's failure. */
     void parallelFor(int n, RangeTask task) {
         if (n <= 0) return;
         if (threads == 1 || n == 1) {
             task.run(0, n, 0);
             return;
         }
+        int chunks = Math.min(n, threads * CHUNKS_PER_THREAD);
         this.task = task;
         this.n = n;
-        this.caller = Thread.currentThread();
-        pending.set(workers.length);
-        generation++; // publishes task and n
+        this.chunks = chunks;
+        done.set(0);
+        int g = generation + 1;
+        cursor.set(((long) g << 32) | chunks);
+        generation = g; // publishes task, n, chunks
         for (Thread w : workers) LockSupport.unpark(w);
-        Throwable mine = null;
-        try {
-            runChunk(0);
-        } catch (Throwable t) {
-            mine = t;
-        }
+        claimAndRun(g, task, n, chunks, 0);
         int spins = 0;
-        while (pending.get() != 0) {
+        while (done.get() != chunks) {
+            // only chunks that a running worker has claimed are left: short, unless that worker lost its CPU
             if (spins++ < SPIN_ITERATIONS) Thread.onSpinWait();
-            else LockSupport.park(this);
+            else Thread.yield();
         }
         this.task = null;
         Throwable f = failure;
         failure = null;
-        if (mine == null) mine = f;
-        if (mine instanceof RuntimeException re) throw re;
-        if (mine instanceof Error e) throw e;
-        if (mine != null) throw new IllegalStateException("compute task failed", mine);
+        if (f instanceof RuntimeException re) throw re;
+        if (f instanceof Error e) throw e;
+        if (f != null) throw new IllegalStateException("compute task failed", f);
     }
 
-    private void runChunk(int worker) {
-        int from = (int) ((long) n * worker / threads);
-        int to = (int) ((long) n * (worker + 1) / threads);
-        if (from < to) task.run(from, to, worker);
+    private void claimAndRun(int g, RangeTask task, int n, int chunks, int worker) {
+        while (true) {
+            long c = cursor.get();
+            int remaining = (int) c;
+            if ((int) (c >>> 32) != g || remaining == 0) return;
+            if (!cursor.compareAndSet(c, c - 1)) continue;
+            int i = remaining - 1;
+            try {
+                task.run((int) ((long) n * i / chunks), (int) ((long) n * (i + 1) / chunks), worker);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            done.incrementAndGet();
+        }
     }
 
     private void workLoop(int worker) {
@@ -93,12 +107,8 @@ final class ComputePool implements AutoCloseable {
                 else LockSupport.park(this);
             }
             seen = g;
-            try {
-                runChunk(worker);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            if (pending.decrementAndGet() == 0) LockSupport.unpark(caller);
+            // a successful claim proves generation g is unfinished, so these fields are still g's
+            claimAndRun(g, task, n, chunks, worker);
         }
     }
 

@@ -25,15 +25,26 @@ class ComputePoolTest {
     }
 
     @Test
-    void workerFailureReachesTheCaller() {
+    void chunkFailureReachesTheCallerWhicheverThreadRanIt() {
         try (ComputePool pool = new ComputePool(2)) {
             assertThatThrownBy(() -> pool.parallelFor(10, (from, to, worker) -> {
-                if (worker == 1) throw new IllegalStateException("boom in worker");
-            })).hasMessage("boom in worker");
+                if (from <= 6 && 6 < to) throw new IllegalStateException("boom in chunk");
+            })).hasMessage("boom in chunk");
             // the pool still works afterwards
-            int[] sum = new int[2];
-            pool.parallelFor(10, (from, to, worker) -> sum[worker] += to - from);
-            assertThat(sum[0] + sum[1]).isEqualTo(10);
+            java.util.concurrent.atomic.AtomicInteger total = new java.util.concurrent.atomic.AtomicInteger();
+            pool.parallelFor(10, (from, to, worker) -> total.addAndGet(to - from));
+            assertThat(total.get()).isEqualTo(10);
+        }
+    }
+
+    @Test
+    void workerNumbersStayWithinTheTeam() {
+        try (ComputePool pool = new ComputePool(3)) {
+            AtomicIntegerArray seen = new AtomicIntegerArray(3);
+            for (int round = 0; round < 20; round++) pool.parallelFor(64, (from, to, worker) -> seen.incrementAndGet(worker));
+            int total = 0;
+            for (int w = 0; w < 3; w++) total += seen.get(w);
+            assertThat(total).as("12 chunks per dispatch").isEqualTo(20 * 12);
         }
     }
 }
