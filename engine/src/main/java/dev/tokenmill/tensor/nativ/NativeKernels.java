@@ -5,10 +5,11 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) on weights repacked once
+ * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0 and Q4_K
+ * weights, repacked once
  * at load time and activations quantized to int8 blocks once per step.
  *
- * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each Q8_0/Q4_0 matrix; per step,
+ * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a {@link #supports supported} type; per step,
  * {@code acts.quantize(x, batch, cols)} once per input, then on each thread
  * {@code gemm(packed, acts, y, rowFrom, rowTo)} with row ranges split at multiples of {@link #ROW_GROUP}.
  * A row's result has the same bits whatever the batch size, tile or thread split (see {@link ScalarTwin} for
@@ -28,7 +29,7 @@ public final class NativeKernels {
 
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
     public static boolean supports(GgmlType type) {
-        return available() && (type == GgmlType.Q8_0 || type == GgmlType.Q4_0);
+        return available() && (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q4_K);
     }
 
     /** "AVX-512 VNNI", "AVX2", or "off". */
@@ -44,8 +45,9 @@ public final class NativeKernels {
     public static PackedWeights pack(GgmlType type, MemorySegment w, int rows, int cols, Arena arena) {
         NativeLibrary lib = library();
         if (!supports(type)) throw new UnsupportedOperationException("no native kernel for tensor type " + type);
-        if (rows < 1 || cols < 32 || cols % 32 != 0) {
-            throw new IllegalArgumentException("cannot pack a " + rows + " x " + cols + " " + type + " matrix (cols a multiple of 32)");
+        if (rows < 1 || cols < type.blockSize() || cols % type.blockSize() != 0) {
+            throw new IllegalArgumentException("cannot pack a " + rows + " x " + cols + " " + type + " matrix (cols a multiple of "
+                    + type.blockSize() + ")");
         }
         long bytes = type.bytesFor((long) rows * cols);
         if (w.byteSize() < bytes) {
@@ -100,7 +102,7 @@ public final class NativeKernels {
         MemorySegment bias = w.type() == GgmlType.Q4_0 ? x.c4 : x.c8;
         int rc;
         try {
-            rc = (int) lib.gemm.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.batch(),
+            rc = (int) lib.gemm.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.m, x.batch(),
                     y, ldy, rowFrom, rowTo);
         } catch (Throwable t) {
             throw new IllegalStateException("native gemm failed", t);

@@ -13,7 +13,7 @@ import java.lang.foreign.ValueLayout;
  * <p>Layout (block-major, so a tile of batch rows reads a block's activations at fixed offsets): for block k of
  * batch row b, the 32 quants at {@code qs[(k*batch + b)*32]}, the scale at {@code d[k*batch + b]}, and the sums
  * of its quants times -8 and -128 in {@code c4} and {@code c8}, which cancel the unsigned bias of Q4_0 nibbles
- * and of Q8_0 quants stored as {@code w + 128}.
+ * and of Q8_0 quants stored as {@code w + 128}, and scale times sum in {@code m}, for Q4_K's min term.
  */
 public final class Q8Activations {
     private final int maxBatch;
@@ -22,6 +22,7 @@ public final class Q8Activations {
     final MemorySegment d;
     final MemorySegment c4;
     final MemorySegment c8;
+    final MemorySegment m;
     private int batch;
     private int cols;
 
@@ -38,6 +39,7 @@ public final class Q8Activations {
         d = arena.allocate(4 * blocks, 64);
         c4 = arena.allocate(4 * blocks, 64);
         c8 = arena.allocate(4 * blocks, 64);
+        m = arena.allocate(4 * blocks, 64);
     }
 
     /** Quantizes {@code x}, {@code batch} rows of {@code cols} floats, row-major from index 0. */
@@ -59,7 +61,7 @@ public final class Q8Activations {
         } else {
             int rc;
             try {
-                rc = (int) lib.quantize.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8);
+                rc = (int) lib.quantize.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m);
             } catch (Throwable t) {
                 throw new IllegalStateException("native quantize failed", t);
             }
@@ -103,5 +105,9 @@ public final class Q8Activations {
 
     int bias8(int b, int k) {
         return c8.getAtIndex(ValueLayout.JAVA_INT, (long) k * batch + b);
+    }
+
+    float scaledSum(int b, int k) {
+        return m.getAtIndex(ValueLayout.JAVA_FLOAT, (long) k * batch + b);
     }
 }

@@ -39,14 +39,17 @@ final class ScalarTwin {
                 out.d.setAtIndex(ValueLayout.JAVA_FLOAT, o, d);
                 out.c4.setAtIndex(ValueLayout.JAVA_INT, o, -8 * sum);
                 out.c8.setAtIndex(ValueLayout.JAVA_INT, o, -128 * sum);
+                out.m.setAtIndex(ValueLayout.JAVA_FLOAT, o, d * (float) sum);
             }
         }
     }
 
     /**
      * y[b*ldy + r] for r in [rowFrom, rowTo): per 32-element block k in order, the exact integer dot of the weight
-     * quants with the activation quants, then {@code acc = fma((float) isum, d_w * d_x, acc)}.
-     * {@code w} is the ggml tensor (Q8_0 or Q4_0 blocks, row r at byte r * type.bytesFor(cols)).
+     * quants with the activation quants, then {@code acc = fma((float) isum, d_w * d_x, acc)}; for Q4_K, whose
+     * weights are {@code d*sc * q - dmin*m} per sub-block of 32, {@code d_w = d*sc} (exact in float) and then
+     * {@code acc = fma(-(dmin*m), d_x * sum(q_x), acc)}.
+     * {@code w} is the ggml tensor (row r at byte r * type.bytesFor(cols)).
      */
     static void gemm(GgmlType type, MemorySegment w, int cols, Q8Activations x, float[] y, int ldy, int rowFrom, int rowTo) {
         int nb = cols / 32;
@@ -55,6 +58,21 @@ final class ScalarTwin {
             for (int b = 0; b < x.batch(); b++) {
                 float acc = 0f;
                 for (int k = 0; k < nb; k++) {
+                    if (type == GgmlType.Q4_K) {
+                        long blk = r * rowBytes + (long) (k / 8) * type.blockBytes();
+                        int s = k % 8;
+                        int[] scMin = scaleMinK4(w, blk + 4, s);
+                        float dsc = Fp16.toFloat(w.get(I16, blk)) * scMin[0];
+                        float dmin = Fp16.toFloat(w.get(I16, blk + 2)) * scMin[1];
+                        int isum = 0;
+                        for (int i = 0; i < 32; i++) {
+                            int q = (w.get(ValueLayout.JAVA_BYTE, blk + 16 + 32L * (s / 2) + i) >> (4 * (s & 1))) & 0x0f;
+                            isum += q * x.quant(b, k * 32 + i);
+                        }
+                        acc = Math.fma((float) isum, dsc * x.scale(b, k), acc);
+                        acc = Math.fma(-dmin, x.scaledSum(b, k), acc);
+                        continue;
+                    }
                     long blk = r * rowBytes + (long) k * type.blockBytes();
                     float dw = Fp16.toFloat(w.get(I16, blk));
                     int isum = 0;
@@ -64,6 +82,20 @@ final class ScalarTwin {
                 y[b * ldy + r] = acc;
             }
         }
+    }
+
+    /** ggml's get_scale_min_k4: the 6-bit scale and min of Q4_K sub-block j from the 12 packed bytes at {@code at}. */
+    static int[] scaleMinK4(MemorySegment w, long at, int j) {
+        if (j < 4) {
+            return new int[] {byteAt(w, at + j) & 63, byteAt(w, at + j + 4) & 63};
+        }
+        int sc = (byteAt(w, at + j + 4) & 0xF) | ((byteAt(w, at + j - 4) >> 6) << 4);
+        int m = (byteAt(w, at + j + 4) >> 4) | ((byteAt(w, at + j) >> 6) << 4);
+        return new int[] {sc, m};
+    }
+
+    private static int byteAt(MemorySegment w, long at) {
+        return w.get(ValueLayout.JAVA_BYTE, at) & 0xff;
     }
 
     /** The integer quant of element i of a block: Q8_0 the signed byte, Q4_0 the nibble minus 8. */

@@ -49,7 +49,7 @@ class NativeKernelsTest {
     }
 
     static Stream<Arguments> cases() {
-        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0).flatMap(t -> Stream.of(2, 1).flatMap(isa ->
+        return types().flatMap(t -> Stream.of(2, 1).flatMap(isa ->
                 Stream.of(1, 3, 8, 17, 32).map(b -> Arguments.of(t, isa, b))));
     }
 
@@ -58,10 +58,10 @@ class NativeKernelsTest {
     void gemmMatchesScalarTwinBitForBit(GgmlType type, int isa, int batch) {
         assumeTrue(NativeKernels.setIsa(isa) == isa, "CPU lacks ISA level " + isa);
         SplittableRandom rnd = new SplittableRandom(type.id() * 100 + batch);
-        int rows = 53, cols = 96;
+        int rows = 53, cols = type == GgmlType.Q4_K ? 512 : 96;
         MemorySegment w = randomWeights(type, rows, cols, rnd);
         float[] x = randomActivations(batch, cols, rnd);
-        Q8Activations acts = new Q8Activations(arena, 32, 256);
+        Q8Activations acts = new Q8Activations(arena, 32, 512);
         acts.quantize(x, batch, cols);
         PackedWeights packed = NativeKernels.pack(type, w, rows, cols, arena);
 
@@ -107,7 +107,7 @@ class NativeKernelsTest {
     void aSequenceGetsTheSameBitsAloneAsInABatchOf32() {
         SplittableRandom rnd = new SplittableRandom(99);
         int rows = 40, cols = 512, batch = 32;
-        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K}) {
             MemorySegment w = randomWeights(type, rows, cols, rnd);
             PackedWeights packed = NativeKernels.pack(type, w, rows, cols, arena);
             float[] x = randomActivations(batch, cols, rnd);
@@ -184,7 +184,7 @@ class NativeKernelsTest {
     }
 
     static Stream<GgmlType> types() {
-        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0);
+        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K);
     }
 
     @Test
@@ -200,17 +200,23 @@ class NativeKernelsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[3, 17)");
         assertThatThrownBy(() -> acts.quantize(new float[5 * 64], 5, 64))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("5 x 64");
-        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q4_K, w, 16, 256, arena))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q4_K");
+        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q6_K, w, 16, 256, arena))
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q6_K");
+        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q4_K, w, 1, 96, arena))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 256");
     }
 
-    /** Random quants (every byte value, so Q8_0 sees -128 too) with f16 scales like real weights (|d| ~ 1e-3). */
+    /**
+     * Random quants (every byte value, so Q8_0 sees -128 too; all 6-bit Q4_K scales and mins) with f16 scales like
+     * real weights (|d| ~ 1e-3; Q4_K's dmin positive).
+     */
     private MemorySegment randomWeights(GgmlType type, int rows, int cols, SplittableRandom rnd) {
         long bytes = type.bytesFor((long) rows * cols);
         MemorySegment w = arena.allocate(bytes);
         for (long i = 0; i < bytes; i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt(256));
         for (long blk = 0; blk < bytes / type.blockBytes(); blk++) {
             w.set(I16, blk * type.blockBytes(), Fp16.fromFloat((float) rnd.nextDouble(-2e-3, 2e-3)));
+            if (type == GgmlType.Q4_K) w.set(I16, blk * type.blockBytes() + 2, Fp16.fromFloat((float) rnd.nextDouble(0, 1e-3)));
         }
         return w;
     }
