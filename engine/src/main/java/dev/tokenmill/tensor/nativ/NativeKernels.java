@@ -5,8 +5,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0 and Q4_K
- * weights, repacked once
+ * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q4_K
+ * and Q6_K weights, repacked once
  * at load time and activations quantized to int8 blocks once per step.
  *
  * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a {@link #supports supported} type; per step,
@@ -29,7 +29,10 @@ public final class NativeKernels {
 
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
     public static boolean supports(GgmlType type) {
-        return available() && (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q4_K);
+        return available() && switch (type) {
+            case Q8_0, Q4_0, Q4_K, Q6_K -> true;
+            default -> false;
+        };
     }
 
     /** "AVX-512 VNNI", "AVX2", or "off". */
@@ -102,7 +105,7 @@ public final class NativeKernels {
         MemorySegment bias = w.type() == GgmlType.Q4_0 ? x.c4 : x.c8;
         int rc;
         try {
-            rc = (int) lib.gemm.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.m, x.batch(),
+            rc = (int) lib.gemm.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.m, x.h0, x.h1, x.batch(),
                     y, ldy, rowFrom, rowTo);
         } catch (Throwable t) {
             throw new IllegalStateException("native gemm failed", t);

@@ -13,7 +13,8 @@ import java.lang.foreign.ValueLayout;
  * <p>Layout (block-major, so a tile of batch rows reads a block's activations at fixed offsets): for block k of
  * batch row b, the 32 quants at {@code qs[(k*batch + b)*32]}, the scale at {@code d[k*batch + b]}, and the sums
  * of its quants times -8 and -128 in {@code c4} and {@code c8}, which cancel the unsigned bias of Q4_0 nibbles
- * and of Q8_0 quants stored as {@code w + 128}, and scale times sum in {@code m}, for Q4_K's min term.
+ * and of Q8_0 quants stored as {@code w + 128}, scale times sum in {@code m}, for Q4_K's min term, and -32 times
+ * the sums of the first and last 16 quants in {@code h0} and {@code h1}, the bias of Q6_K's unsigned 6-bit quants.
  */
 public final class Q8Activations {
     private final int maxBatch;
@@ -23,6 +24,8 @@ public final class Q8Activations {
     final MemorySegment c4;
     final MemorySegment c8;
     final MemorySegment m;
+    final MemorySegment h0;
+    final MemorySegment h1;
     private int batch;
     private int cols;
 
@@ -40,6 +43,8 @@ public final class Q8Activations {
         c4 = arena.allocate(4 * blocks, 64);
         c8 = arena.allocate(4 * blocks, 64);
         m = arena.allocate(4 * blocks, 64);
+        h0 = arena.allocate(4 * blocks, 64);
+        h1 = arena.allocate(4 * blocks, 64);
     }
 
     /** Quantizes {@code x}, {@code batch} rows of {@code cols} floats, row-major from index 0. */
@@ -61,7 +66,7 @@ public final class Q8Activations {
         } else {
             int rc;
             try {
-                rc = (int) lib.quantize.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m);
+                rc = (int) lib.quantize.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m, h0, h1);
             } catch (Throwable t) {
                 throw new IllegalStateException("native quantize failed", t);
             }
@@ -105,6 +110,10 @@ public final class Q8Activations {
 
     int bias8(int b, int k) {
         return c8.getAtIndex(ValueLayout.JAVA_INT, (long) k * batch + b);
+    }
+
+    int bias32(int b, int k, int half) {
+        return (half == 0 ? h0 : h1).getAtIndex(ValueLayout.JAVA_INT, (long) k * batch + b);
     }
 
     float scaledSum(int b, int k) {

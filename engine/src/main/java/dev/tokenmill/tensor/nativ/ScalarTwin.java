@@ -29,17 +29,20 @@ final class ScalarTwin {
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x.get(F32, base + 4L * i)));
                 float d = amax / 127f;
                 float id = d != 0f ? 1f / d : 0f;
-                int sum = 0;
+                int sum = 0, firstHalf = 0;
                 long o = (long) k * batch + b;
                 for (int i = 0; i < 32; i++) {
                     int q = (int) Math.rint(x.get(F32, base + 4L * i) * id);
                     sum += q;
+                    if (i < 16) firstHalf += q;
                     out.qs.set(ValueLayout.JAVA_BYTE, o * 32 + i, (byte) q);
                 }
                 out.d.setAtIndex(ValueLayout.JAVA_FLOAT, o, d);
                 out.c4.setAtIndex(ValueLayout.JAVA_INT, o, -8 * sum);
                 out.c8.setAtIndex(ValueLayout.JAVA_INT, o, -128 * sum);
                 out.m.setAtIndex(ValueLayout.JAVA_FLOAT, o, d * (float) sum);
+                out.h0.setAtIndex(ValueLayout.JAVA_INT, o, -32 * firstHalf);
+                out.h1.setAtIndex(ValueLayout.JAVA_INT, o, -32 * (sum - firstHalf));
             }
         }
     }
@@ -48,7 +51,8 @@ final class ScalarTwin {
      * y[b*ldy + r] for r in [rowFrom, rowTo): per 32-element block k in order, the exact integer dot of the weight
      * quants with the activation quants, then {@code acc = fma((float) isum, d_w * d_x, acc)}; for Q4_K, whose
      * weights are {@code d*sc * q - dmin*m} per sub-block of 32, {@code d_w = d*sc} (exact in float) and then
-     * {@code acc = fma(-(dmin*m), d_x * sum(q_x), acc)}.
+     * {@code acc = fma(-(dmin*m), d_x * sum(q_x), acc)}; for Q6_K, whose weights are {@code d*sc*(q - 32)} with a scale
+     * per 16 elements, {@code isum = sc_lo * isum_lo + sc_hi * isum_hi} over the two halves and {@code d_w = d}.
      * {@code w} is the ggml tensor (row r at byte r * type.bytesFor(cols)).
      */
     static void gemm(GgmlType type, MemorySegment w, int cols, Q8Activations x, float[] y, int ldy, int rowFrom, int rowTo) {
@@ -73,6 +77,16 @@ final class ScalarTwin {
                         acc = Math.fma(-dmin, x.scaledSum(b, k), acc);
                         continue;
                     }
+                    if (type == GgmlType.Q6_K) {
+                        long blk = r * rowBytes + (long) (k / 8) * type.blockBytes();
+                        int s = k % 8;
+                        int[] half = new int[2];
+                        for (int i = 0; i < 32; i++) half[i / 16] += (q6Value(w, blk, 32 * s + i) - 32) * x.quant(b, k * 32 + i);
+                        int isum = w.get(ValueLayout.JAVA_BYTE, blk + 192 + 2 * s) * half[0]
+                                + w.get(ValueLayout.JAVA_BYTE, blk + 192 + 2 * s + 1) * half[1];
+                        acc = Math.fma((float) isum, Fp16.toFloat(w.get(I16, blk + 208)) * x.scale(b, k), acc);
+                        continue;
+                    }
                     long blk = r * rowBytes + (long) k * type.blockBytes();
                     float dw = Fp16.toFloat(w.get(I16, blk));
                     int isum = 0;
@@ -92,6 +106,14 @@ final class ScalarTwin {
         int sc = (byteAt(w, at + j + 4) & 0xF) | ((byteAt(w, at + j - 4) >> 6) << 4);
         int m = (byteAt(w, at + j + 4) >> 4) | ((byteAt(w, at + j) >> 6) << 4);
         return new int[] {sc, m};
+    }
+
+    /** Element e (0..255) of the Q6_K block at {@code blk} as 0..63, as ggml's dequantize_row_q6_K reads it. */
+    static int q6Value(MemorySegment w, long blk, int e) {
+        int n = e / 128, a = (e % 128) / 32, l = e % 32;
+        int ql = byteAt(w, blk + 64L * n + l + (a & 1) * 32L);
+        int qh = byteAt(w, blk + 128 + 32L * n + l);
+        return (a < 2 ? ql & 0xF : ql >> 4) | (((qh >> (2 * a)) & 3) << 4);
     }
 
     private static int byteAt(MemorySegment w, long at) {

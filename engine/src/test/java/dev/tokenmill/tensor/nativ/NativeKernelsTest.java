@@ -58,7 +58,7 @@ class NativeKernelsTest {
     void gemmMatchesScalarTwinBitForBit(GgmlType type, int isa, int batch) {
         assumeTrue(NativeKernels.setIsa(isa) == isa, "CPU lacks ISA level " + isa);
         SplittableRandom rnd = new SplittableRandom(type.id() * 100 + batch);
-        int rows = 53, cols = type == GgmlType.Q4_K ? 512 : 96;
+        int rows = 53, cols = type.blockSize() == 256 ? 512 : 96;
         MemorySegment w = randomWeights(type, rows, cols, rnd);
         float[] x = randomActivations(batch, cols, rnd);
         Q8Activations acts = new Q8Activations(arena, 32, 512);
@@ -107,7 +107,7 @@ class NativeKernelsTest {
     void aSequenceGetsTheSameBitsAloneAsInABatchOf32() {
         SplittableRandom rnd = new SplittableRandom(99);
         int rows = 40, cols = 512, batch = 32;
-        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K}) {
+        for (GgmlType type : types().toList()) {
             MemorySegment w = randomWeights(type, rows, cols, rnd);
             PackedWeights packed = NativeKernels.pack(type, w, rows, cols, arena);
             float[] x = randomActivations(batch, cols, rnd);
@@ -184,7 +184,7 @@ class NativeKernelsTest {
     }
 
     static Stream<GgmlType> types() {
-        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K);
+        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K);
     }
 
     @Test
@@ -200,8 +200,8 @@ class NativeKernelsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[3, 17)");
         assertThatThrownBy(() -> acts.quantize(new float[5 * 64], 5, 64))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("5 x 64");
-        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q6_K, w, 16, 256, arena))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q6_K");
+        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q5_K, w, 16, 256, arena))
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q5_K");
         assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q4_K, w, 1, 96, arena))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 256");
     }
@@ -214,8 +214,9 @@ class NativeKernelsTest {
         long bytes = type.bytesFor((long) rows * cols);
         MemorySegment w = arena.allocate(bytes);
         for (long i = 0; i < bytes; i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt(256));
+        long scaleAt = type == GgmlType.Q6_K ? 208 : 0;
         for (long blk = 0; blk < bytes / type.blockBytes(); blk++) {
-            w.set(I16, blk * type.blockBytes(), Fp16.fromFloat((float) rnd.nextDouble(-2e-3, 2e-3)));
+            w.set(I16, blk * type.blockBytes() + scaleAt, Fp16.fromFloat((float) rnd.nextDouble(-2e-3, 2e-3)));
             if (type == GgmlType.Q4_K) w.set(I16, blk * type.blockBytes() + 2, Fp16.fromFloat((float) rnd.nextDouble(0, 1e-3)));
         }
         return w;
