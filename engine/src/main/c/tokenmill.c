@@ -80,6 +80,9 @@ int64_t tm_packed_bytes(int type, int rows, int cols) {
  * elements 4j+t and high nibbles 16+4j+t); then all scales: f16 of row 16g+r, block k at
  * scaleBase + ((g*nb + k)*16 + r)*2. Rows past the matrix are zero.
  */
+static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline void store_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
 static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
         *d = q[j] & 63;
@@ -115,23 +118,14 @@ static void pack_q4_k(const uint8_t *w, int rows, int cols, uint8_t *out, int gr
                     const uint8_t *qs = blk + 16 + 32 * (s / 2);
                     const int shift = 4 * (s & 1);
                     uint8_t *q = out + (g * nb + sb * 8 + s) * 256;
-                    for (int j = 0; j < 4; j++) {
-                        for (int t = 0; t < 4; t++) {
-                            int i = 4 * j + t;
-                            q[64 * j + 4 * r + t] = ((qs[i] >> shift) & 0xF) | (((qs[16 + i] >> shift) & 0xF) << 4);
-                        }
+                    for (int j = 0; j < 4; j++) { /* 4 elements at a time: bytes 4j..4j+3 and 16+4j.. of the sub-block */
+                        uint32_t lo4 = load_u32(qs + 4 * j), hi4 = load_u32(qs + 16 + 4 * j);
+                        store_u32(q + 64 * j + 4 * r, ((lo4 >> shift) & 0x0F0F0F0Fu) | (((hi4 >> shift) & 0x0F0F0F0Fu) << 4));
                     }
                 }
             }
         }
     }
-}
-
-/* Element e (0..255) of a Q6_K block as 0..63 (the weight is d * scales[e/16] * (value - 32)), as dequantize_row_q6_K. */
-static int q6_value(const uint8_t *blk, int e) {
-    const int n = e / 128, a = (e % 128) / 32, l = e % 32;
-    const uint8_t ql = blk[64 * n + l + (a & 1) * 32], qh = blk[128 + 32 * n + l];
-    return ((a < 2 ? ql & 0xF : ql >> 4) | (((qh >> (2 * a)) & 3) << 4));
 }
 
 /*
@@ -155,16 +149,27 @@ static void pack_q6_k(const uint8_t *w, int rows, int cols, uint8_t *out, int gr
                 const uint8_t *blk = w + (row * nsb + sb) * 210;
                 memcpy(meta + 2 * r, blk + 208, 2);
                 for (int h = 0; h < 16; h++) meta[32 + 16 * h + r] = blk[192 + h];
+                uint8_t v[QK_K];
+                for (int n = 0; n < 2; n++) {
+                    const uint8_t *ql = blk + 64 * n, *qh = blk + 128 + 32 * n;
+                    for (int l = 0; l < 32; l++) {
+                        v[128 * n + l] = (ql[l] & 0xF) | ((qh[l] & 3) << 4);
+                        v[128 * n + l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
+                        v[128 * n + l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+                        v[128 * n + l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+                    }
+                }
                 for (int s = 0; s < 8; s++) {
                     uint8_t *q = out + (g * nb + sb * 8 + s) * 384;
-                    for (int j = 0; j < 4; j++) {
-                        for (int t = 0; t < 4; t++) {
-                            int v0 = q6_value(blk, 32 * s + 4 * j + t), v1 = q6_value(blk, 32 * s + 16 + 4 * j + t);
-                            q[64 * j + 4 * r + t] = (v0 & 0xF) | ((v1 & 0xF) << 4);
-                            q[256 + 4 * r + t] |= (v0 >> 4) << (2 * j);
-                            q[320 + 4 * r + t] |= (v1 >> 4) << (2 * j);
-                        }
+                    uint32_t h0 = 0, h1 = 0;
+                    for (int j = 0; j < 4; j++) { /* 4 elements at a time */
+                        uint32_t v0 = load_u32(v + 32 * s + 4 * j), v1 = load_u32(v + 32 * s + 16 + 4 * j);
+                        store_u32(q + 64 * j + 4 * r, (v0 & 0x0F0F0F0Fu) | ((v1 & 0x0F0F0F0Fu) << 4));
+                        h0 |= ((v0 >> 4) & 0x03030303u) << (2 * j);
+                        h1 |= ((v1 >> 4) & 0x03030303u) << (2 * j);
                     }
+                    store_u32(q + 256 + 4 * r, h0);
+                    store_u32(q + 320 + 4 * r, h1);
                 }
             }
         }
@@ -183,7 +188,7 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
     const int nb = cols / QK, bb = type == TM_Q8_0 ? 34 : 18;
     const int64_t groups = (rows + GROUP - 1) / GROUP;
     uint8_t *scales = out + groups * nb * qb;
-    const uint8_t flip = type == TM_Q8_0 ? 0x80 : 0;
+    const uint32_t flip = type == TM_Q8_0 ? 0x80808080u : 0;
     for (int64_t g = groupFrom; g < groupTo; g++) {
         for (int k = 0; k < nb; k++) {
             uint8_t *q = out + (g * nb + k) * qb;
@@ -198,7 +203,10 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
                 const uint8_t *blk = w + (row * nb + k) * bb;
                 memcpy(s + 2 * r, blk, 2);
                 for (int j = 0; j < qb / 64; j++) {
-                    for (int t = 0; t < 4; t++) q[64 * j + 4 * r + t] = blk[2 + 4 * j + t] ^ flip;
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * j, 4);
+                    v ^= flip;
+                    memcpy(q + 64 * j + 4 * r, &v, 4);
                 }
             }
         }

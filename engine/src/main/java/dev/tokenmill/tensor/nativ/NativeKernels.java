@@ -3,6 +3,7 @@ package dev.tokenmill.tensor.nativ;
 import dev.tokenmill.tensor.GgmlType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 
 /**
  * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q4_K
@@ -79,7 +80,7 @@ public final class NativeKernels {
         if (y.length < (long) x.batch() * w.rows()) {
             throw new IllegalArgumentException("output holds " + y.length + " floats, needs " + x.batch() + " x " + w.rows());
         }
-        gemmChecked(w, x, MemorySegment.ofArray(y), w.rows(), rowFrom, rowTo);
+        gemmChecked(w, x, HeapSegments.of(y), w.rows(), rowFrom, rowTo);
     }
 
     /**
@@ -105,7 +106,8 @@ public final class NativeKernels {
         MemorySegment bias = w.type() == GgmlType.Q4_0 ? x.c4 : x.c8;
         int rc;
         try {
-            rc = (int) lib.gemm.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.m, x.h0, x.h1, x.batch(),
+            MethodHandle h = y.isNative() ? lib.gemm : lib.gemmHeap;
+            rc = (int) h.invokeExact(w.type().id(), w.data(), w.rows(), w.cols(), x.qs, x.d, bias, x.m, x.h0, x.h1, x.batch(),
                     y, ldy, rowFrom, rowTo);
         } catch (Throwable t) {
             throw new IllegalStateException("native gemm failed", t);

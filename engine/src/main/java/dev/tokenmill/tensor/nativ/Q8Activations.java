@@ -3,6 +3,7 @@ package dev.tokenmill.tensor.nativ;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 
 /**
  * Activations quantized for {@link NativeKernels#gemm}: {@code batch} rows of {@code cols} floats as int8 blocks
@@ -50,7 +51,7 @@ public final class Q8Activations {
     /** Quantizes {@code x}, {@code batch} rows of {@code cols} floats, row-major from index 0. */
     public void quantize(float[] x, int batch, int cols) {
         check(batch, cols, x.length);
-        quantizeChecked(MemorySegment.ofArray(x), batch, cols);
+        quantizeChecked(HeapSegments.of(x), batch, cols);
     }
 
     /** Quantizes {@code batch} rows of {@code cols} floats, row-major from byte 0 of {@code x}. */
@@ -66,7 +67,8 @@ public final class Q8Activations {
         } else {
             int rc;
             try {
-                rc = (int) lib.quantize.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m, h0, h1);
+                MethodHandle h = x.isNative() ? lib.quantize : lib.quantizeHeap;
+                rc = (int) h.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m, h0, h1);
             } catch (Throwable t) {
                 throw new IllegalStateException("native quantize failed", t);
             }

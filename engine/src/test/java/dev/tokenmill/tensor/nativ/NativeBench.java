@@ -31,6 +31,7 @@ public final class NativeBench {
     private static final int[][] SHAPES = {{2048, 2048}, {8192, 2048}, {2048, 8192}, {128256, 2048}};
 
     private static volatile float sink;
+    private static long packNs, packBytes;
 
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
@@ -55,7 +56,9 @@ public final class NativeBench {
         System.out.printf(Locale.ROOT, "native %s; %d MB of weights per batch-1 pass; best / median of %d passes%n",
                 NativeKernels.describe(), mb, PASSES);
         Arena arena = Arena.global();
-        MemorySegment raw = arena.allocate(mb << 20, 64);
+        long largest = 0; // the output matrix must fit at least once
+        for (GgmlType t : types) for (int[] shape : SHAPES) largest = Math.max(largest, t.bytesFor((long) shape[0] * shape[1]));
+        MemorySegment raw = arena.allocate(Math.max(mb << 20, largest), 64);
         SplittableRandom rnd = new SplittableRandom(42);
         for (long i = 0; i + 8 <= raw.byteSize(); i += 8) raw.set(ValueLayout.JAVA_LONG_UNALIGNED, i, rnd.nextLong());
         System.out.println("batch 1: GB/s of weights; batch > 1: GOP/s; each as wall best / wall median / CPU-time best;"
@@ -70,7 +73,10 @@ public final class NativeBench {
                 int copies = (int) Math.max(1, raw.byteSize() / bytes);
                 try (Arena packArena = Arena.ofShared()) {
                     PackedWeights[] packed = new PackedWeights[copies];
+                    long p0 = System.nanoTime();
                     for (int c = 0; c < copies; c++) packed[c] = NativeKernels.pack(t, raw.asSlice(c * bytes, bytes), rows, cols, packArena);
+                    packNs += System.nanoTime() - p0;
+                    packBytes += bytes * copies;
                     for (int batch : batches) {
                         // batch 1 streams every copy (memory-bound); bigger batches are compute-bound: ~64 MB is plenty
                         int use = batch == 1 ? copies : (int) Math.max(1, Math.min(copies, (64L << 20) / bytes));
@@ -86,10 +92,31 @@ public final class NativeBench {
             }
             quantizeCost(arena, 32, 2048);
         }
+        System.out.printf(Locale.ROOT, "pack: %.2f GB/s of ggml weights (one thread)%n", packBytes / (double) packNs);
+        System.out.printf(Locale.ROOT, "bytes allocated by a native gemm call, after warm-up: %d%n", allocation(arena));
     }
 
     private static String rate(double unit, double[] ns, int batch) {
         return String.format(Locale.ROOT, "%.1f/%.1f/%.1f", unit / ns[0], unit / ns[1], unit / ns[2]);
+    }
+
+    /** Heap bytes one thread allocates per native gemm into a float[] (should be 0 once C2 has compiled the call). */
+    private static long allocation(Arena arena) {
+        int rows = 64, cols = 256, batch = 4;
+        MemorySegment w = arena.allocate(GgmlType.Q8_0.bytesFor((long) rows * cols));
+        PackedWeights packed = NativeKernels.pack(GgmlType.Q8_0, w, rows, cols, arena);
+        Q8Activations acts = new Q8Activations(arena, batch, cols);
+        float[] x = new float[batch * cols], y = new float[batch * rows];
+        for (int i = 0; i < 200_000; i++) {
+            acts.quantize(x, batch, cols);
+            NativeKernels.gemm(packed, acts, y, 0, rows);
+        }
+        long a0 = THREADS.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < 10_000; i++) {
+            acts.quantize(x, batch, cols);
+            NativeKernels.gemm(packed, acts, y, 0, rows);
+        }
+        return (THREADS.getCurrentThreadAllocatedBytes() - a0) / 10_000;
     }
 
     private static void quantizeCost(Arena arena, int batch, int cols) {
@@ -184,6 +211,13 @@ public final class NativeBench {
     private static void setScales(MemorySegment w, GgmlType t) {
         SplittableRandom rnd = new SplittableRandom(t.id());
         long blocks = w.byteSize() / t.blockBytes();
-        for (long b = 0; b < blocks; b++) w.set(I16, b * t.blockBytes(), Fp16.fromFloat((float) rnd.nextDouble(-0.05, 0.05)));
+        int[] offsets = switch (t) {
+            case Q4_K -> new int[] {0, 2};
+            case Q6_K -> new int[] {208};
+            default -> new int[] {0};
+        };
+        for (long b = 0; b < blocks; b++) {
+            for (int off : offsets) w.set(I16, b * t.blockBytes() + off, Fp16.fromFloat((float) rnd.nextDouble(-0.05, 0.05)));
+        }
     }
 }
