@@ -506,7 +506,7 @@ TILE_SET(avx2, K_Q6_K)
  * read by the K-quants).
  * Groups of 16 rows are the unit of work: splitting rows between threads at multiples of 16 avoids computing
  * a shared group twice. Batches over 16 rows run as near-equal tiles of at most 16, each re-reading the group's
- * weights from cache.
+ * weights from cache. Which tile a batch row lands in never changes its bits.
  */
 int tm_gemm(int type, const uint8_t *packed, int rows, int cols, const int8_t *xq, const float *xd,
             const int32_t *xc, const float *xm, const int32_t *xh0, const int32_t *xh1, int batch,
@@ -523,18 +523,25 @@ int tm_gemm(int type, const uint8_t *packed, int rows, int cols, const int8_t *x
     const uint8_t *scales = packed + groups * nb * qb;
     const int64_t scaleBytes = kind == K_Q4_K ? (int64_t) (cols / QK_K) * KMETA
                              : kind == K_Q6_K ? (int64_t) (cols / QK_K) * Q6META : (int64_t) nb * GROUP * 2;
-    const int nt = (batch + MAX_BT - 1) / MAX_BT;
-    for (int g = rowFrom / GROUP; g * GROUP < rowTo; g++) {
-        const int r0 = g * GROUP;
-        const int lo = rowFrom > r0 ? rowFrom - r0 : 0, hi = rowTo < r0 + GROUP ? rowTo - r0 : GROUP;
-        const __mmask16 mask = (__mmask16) (((1u << hi) - 1) & ~((1u << lo) - 1));
-        const uint8_t *qw = packed + (int64_t) g * nb * qb;
-        const uint8_t *sw = scales + g * scaleBytes;
-        for (int t = 0, b0 = 0; t < nt; t++) {
-            const int bt = (batch - b0) / (nt - t);
-            const acts a = {xq + (int64_t) b0 * QK, xd + b0, xc + b0, xm + b0, xh0 + b0, xh1 + b0, batch};
-            tiles[bt](qw, sw, nb, &a, y + (int64_t) b0 * ldy + r0, ldy, mask);
-            b0 += bt;
+    /* Batch rows in chunks whose activations stay in L2 (~256 KB) while every group of the range passes over them;
+       a long prompt then re-reads the weights once per chunk instead of the activations once per group. */
+    int chunk = (256 * 1024 / cols) / MAX_BT * MAX_BT;
+    if (chunk < 2 * MAX_BT) chunk = 2 * MAX_BT;
+    for (int c0 = 0; c0 < batch; c0 += chunk) {
+        const int cb = batch - c0 < chunk ? batch - c0 : chunk;
+        const int nt = (cb + MAX_BT - 1) / MAX_BT;
+        for (int g = rowFrom / GROUP; g * GROUP < rowTo; g++) {
+            const int r0 = g * GROUP;
+            const int lo = rowFrom > r0 ? rowFrom - r0 : 0, hi = rowTo < r0 + GROUP ? rowTo - r0 : GROUP;
+            const __mmask16 mask = (__mmask16) (((1u << hi) - 1) & ~((1u << lo) - 1));
+            const uint8_t *qw = packed + (int64_t) g * nb * qb;
+            const uint8_t *sw = scales + g * scaleBytes;
+            for (int t = 0, b0 = c0; t < nt; t++) {
+                const int bt = (c0 + cb - b0) / (nt - t);
+                const acts a = {xq + (int64_t) b0 * QK, xd + b0, xc + b0, xm + b0, xh0 + b0, xh1 + b0, batch};
+                tiles[bt](qw, sw, nb, &a, y + (int64_t) b0 * ldy + r0, ldy, mask);
+                b0 += bt;
+            }
         }
     }
     return 0;

@@ -23,6 +23,16 @@ public final class NativeKernels {
 
     private NativeKernels() {}
 
+    /**
+     * Boundary {@code i} (0..parts) of a split of {@code rows} rows into {@code parts} near-equal ranges that start and
+     * end at multiples of {@link #ROW_GROUP} (the last ends at {@code rows}): thread t computes
+     * {@code [splitPoint(rows, parts, t), splitPoint(rows, parts, t + 1))}.
+     */
+    public static int splitPoint(int rows, int parts, int i) {
+        long groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
+        return (int) Math.min(rows, groups * i / parts * ROW_GROUP);
+    }
+
     /** Whether the native library is loaded and usable on this CPU. */
     public static boolean available() {
         return NativeLibrary.LOADED != null;

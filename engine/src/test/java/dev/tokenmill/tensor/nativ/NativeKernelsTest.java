@@ -103,6 +103,26 @@ class NativeKernelsTest {
         }
     }
 
+    /** A long prompt: batch rows run in chunks (here 32 rows of 8192 columns) besides tiles of at most 16. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("types")
+    void longBatchesOverWideRowsMatchTheTwin(GgmlType type) {
+        SplittableRandom rnd = new SplittableRandom(21);
+        int rows = 20, cols = 8192, batch = 77;
+        MemorySegment w = randomWeights(type, rows, cols, rnd);
+        Q8Activations acts = new Q8Activations(arena, batch, cols);
+        acts.quantize(randomActivations(batch, cols, rnd), batch, cols);
+        float[] expected = new float[batch * rows];
+        ScalarTwin.gemm(type, w, cols, acts, expected, rows, 0, rows);
+        float[] y = new float[batch * rows];
+        NativeKernels.gemm(NativeKernels.pack(type, w, rows, cols, arena), acts, y, 3, rows);
+        for (int b = 0; b < batch; b++) {
+            for (int r = 3; r < rows; r++) {
+                assertThat(y[b * rows + r]).as("row %d batch row %d", r, b).isEqualTo(expected[b * rows + r]);
+            }
+        }
+    }
+
     @Test
     void aSequenceGetsTheSameBitsAloneAsInABatchOf32() {
         SplittableRandom rnd = new SplittableRandom(99);
@@ -185,6 +205,22 @@ class NativeKernelsTest {
 
     static Stream<GgmlType> types() {
         return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K);
+    }
+
+    @Test
+    void splitPointsCoverAllRowsInWholeGroups() {
+        for (int rows : new int[] {1, 16, 53, 2048, 128256}) {
+            for (int parts : new int[] {1, 2, 3, 7}) {
+                assertThat(NativeKernels.splitPoint(rows, parts, 0)).isZero();
+                assertThat(NativeKernels.splitPoint(rows, parts, parts)).isEqualTo(rows);
+                for (int i = 1; i < parts; i++) {
+                    int p = NativeKernels.splitPoint(rows, parts, i);
+                    assertThat(p).isGreaterThanOrEqualTo(NativeKernels.splitPoint(rows, parts, i - 1));
+                    assertThat(p % NativeKernels.ROW_GROUP == 0 || p == rows).isTrue();
+                }
+            }
+        }
+        assertThat(NativeKernels.splitPoint(2048, 2, 1)).isEqualTo(1024);
     }
 
     @Test
