@@ -38,8 +38,8 @@ int main(int argc, char **argv) {
         }
         uint8_t *p = aligned_alloc(64, tm_packed_bytes(type, rows, cols));
         tm_pack(type, w, rows, cols, p, 0, (rows + 15) / 16);
-        int batches[] = {1, 4, 8, 16, 32};
-        for (int bi = 0; bi < 5; bi++) {
+        int batches[] = {1, 4, 8, 16, 32, 128, 512};
+        for (int bi = 0; bi < 7; bi++) {
             int B = batches[bi];
             float *x = malloc(sizeof(float) * B * cols), *y = malloc(sizeof(float) * B * rows);
             for (int i = 0; i < B * cols; i++) x[i] = (rand() % 2001 - 1000) * 1e-3f;
@@ -48,8 +48,8 @@ int main(int argc, char **argv) {
             int32_t *c4 = malloc(4 * B * nb), *c8 = malloc(4 * B * nb), *h0 = malloc(4 * B * nb), *h1 = malloc(4 * B * nb);
             tm_quantize_q8(x, B, cols, cols, qs, d, c4, c8, m, h0, h1);
             double best = 1e9;
-            int reps = B == 1 ? 20 : 3;
-            for (int it = 0; it < 200; it++) {
+            int reps = B == 1 ? 20 : B > 32 ? 1 : 3;
+            for (int it = 0; it < (B > 32 ? 20 : 200); it++) {
                 double t0 = now();
                 for (int r = 0; r < reps; r++) tm_gemm(type, p, rows, cols, qs, d, type == 2 ? c4 : c8, m, h0, h1, B, y, rows, 0, rows);
                 double t = (now() - t0) / reps;
