@@ -28,7 +28,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class NativeKernelsTest {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Arena arena;
     private int isaBefore;
@@ -274,10 +273,5 @@ class NativeKernelsTest {
 
     private static double gaussian(SplittableRandom rnd) {
         return Math.sqrt(-2 * Math.log(1 - rnd.nextDouble())) * Math.cos(2 * Math.PI * rnd.nextDouble());
-    }
-
-    @SuppressWarnings("unused")
-    private static float readFloat(MemorySegment s, long i) {
-        return s.get(F32, 4 * i);
     }
 }
