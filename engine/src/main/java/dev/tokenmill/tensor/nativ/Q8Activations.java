@@ -30,7 +30,10 @@ public final class Q8Activations {
     private int batch;
     private int cols;
 
-    /** An empty buffer for up to {@code maxBatch} rows of up to {@code maxCols} (a multiple of 32) elements. */
+    /**
+     * An empty buffer for up to {@code maxBatch} rows of up to {@code maxCols} (a multiple of 32) elements, in memory
+     * of {@code arena} (shared or global when other threads run the gemm).
+     */
     public Q8Activations(Arena arena, int maxBatch, int maxCols) {
         if (maxBatch < 1 || maxCols < 32 || maxCols % 32 != 0) {
             throw new IllegalArgumentException("Q8 activations need maxBatch >= 1 and maxCols a positive multiple of 32, got "
