@@ -7,12 +7,12 @@ import java.lang.invoke.MethodHandle;
 
 /**
  * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q4_K
- * and Q6_K weights, repacked once
- * at load time and activations quantized to int8 blocks once per step.
+ * and Q6_K weights repacked once at load time, with activations quantized to int8 blocks once per step.
  *
- * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a {@link #supports supported} type; per step,
- * {@code acts.quantize(x, batch, cols)} once per input, then on each thread
- * {@code gemm(packed, acts, y, rowFrom, rowTo)} with row ranges split at multiples of {@link #ROW_GROUP}.
+ * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a
+ * {@link #supports supported} type; per step, {@code acts.quantize(x, batch, cols)} once per input (q, k and v
+ * share one), then on each thread {@code gemm(packed, acts, y, rowFrom, rowTo)} with row ranges split at
+ * multiples of {@link #ROW_GROUP} ({@link #splitPoint}).
  * A row's result has the same bits whatever the batch size, tile or thread split (see {@link ScalarTwin} for
  * the arithmetic). When {@link #available()} is false (not Linux x86-64, no AVX2, library not built,
  * {@code -Dtokenmill.native=false}) use the Java kernels ({@code dev.tokenmill.tensor.MatMul}).
