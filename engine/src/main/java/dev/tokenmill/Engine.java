@@ -130,7 +130,7 @@ public final class Engine implements AutoCloseable {
             int logitRows = Math.min(config.maxBatchTokens(), Math.max(config.maxSeqs(), 64));
             CpuBackendConfig bc = new CpuBackendConfig(blockSize, numBlocks, config.maxBatchTokens(), config.maxSeqs(),
                     sc.maxContextLen(), logitRows, config.kvType() == EngineConfig.KvType.F16 ? GgmlType.F16 : GgmlType.F32,
-                    config.threads(), true);
+                    config.threads(), true, true);
             backend = new CpuBackend(mc, model.weights(), bc);
             if (backend.kvBytesPerBlock() != perBlock) {
                 throw new IllegalStateException("CpuBackend stores " + backend.kvBytesPerBlock() + " KV bytes per block, the engine sized "

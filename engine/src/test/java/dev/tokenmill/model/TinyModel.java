@@ -95,6 +95,11 @@ public final class TinyModel {
         return new TinyModel(Architecture.QWEN3, 32, 2, 4, 2, 16, 40, 72, 16, 1e6f, 1e-6f, true, GgmlType.F32, seed);
     }
 
+    /** A llama whose every matrix row is a multiple of 32 elements, so that it can be quantized to Q8_0 / Q4_0. */
+    public static TinyModel llamaQuantizable(long seed) {
+        return new TinyModel(Architecture.LLAMA, 64, 2, 4, 2, 16, 128, 96, 16, 10000f, 1e-5f, false, GgmlType.F32, seed);
+    }
+
     /** The same llama with F16 matrices. */
     public static TinyModel llamaF16(long seed) {
         return new TinyModel(Architecture.LLAMA, 32, 2, 4, 2, 8, 48, 64, 4, 10000f, 1e-5f, false, GgmlType.F16, seed);
@@ -139,6 +144,32 @@ public final class TinyModel {
             }
         }
         return w;
+    }
+
+    /** Writes the model with every matrix quantized to {@code type} by the engine's quantizers. */
+    public Path writeQuantized(Path dir, GgmlType type) throws IOException {
+        GgufWriter w = writer(null);
+        GgufWriter q = new GgufWriter();
+        // same metadata, matrices re-encoded: rebuild the writer from the tensors
+        Path f32 = dir.resolve("tiny-" + arch.ggufName() + "-f32-for-" + type + ".gguf");
+        w.write(f32);
+        try (dev.tokenmill.gguf.GgufFile src = dev.tokenmill.gguf.GgufFile.open(f32)) {
+            q.putAll(src.metadata());
+            for (var e : tensors.entrySet()) {
+                long[] shape = shapes.get(e.getKey());
+                float[] v = e.getValue();
+                if (shape.length == 2) {
+                    byte[] bytes = new byte[Math.toIntExact(type.bytesFor(v.length))];
+                    dev.tokenmill.tensor.quant.Quantizer.forType(type).quantize(v, 0, v.length, bytes, 0);
+                    q.addTensor(e.getKey(), type, shape, out -> out.write(bytes));
+                } else {
+                    q.addF32(e.getKey(), shape, v);
+                }
+            }
+        }
+        Path p = dir.resolve("tiny-" + arch.ggufName() + "-" + type + ".gguf");
+        q.write(p);
+        return p;
     }
 
     public Path write(Path dir) throws IOException {

@@ -7,13 +7,25 @@ import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelWeights;
 import dev.tokenmill.model.Weight;
 import dev.tokenmill.tensor.GgmlType;
+import dev.tokenmill.tensor.nativ.NativeKernels;
+import dev.tokenmill.tensor.nativ.PackedWeights;
+import dev.tokenmill.tensor.nativ.Q8Activations;
+
+import java.lang.foreign.Arena;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /**
  * The forward pass on the CPU over a paged KV cache: llama.cpp's llama/qwen2/qwen3 graph (RMSNorm, q/k/v with
  * optional biases and per-head q/k norms, RoPE, grouped-query attention, SwiGLU, output norm and projection)
  * computed token by token with the weights read in place from the mapped file. Matrix products go row by row
- * through the weight type's {@link dev.tokenmill.tensor.RowKernel}, rows split across a fixed {@link ComputePool};
- * attention is split across (token, head) pairs. Every buffer is allocated here, sized by the config.
+ * through the weight type's {@link dev.tokenmill.tensor.RowKernel}, rows split across a fixed {@link ComputePool},
+ * or, for the types the native int8 kernels handle (when {@link CpuBackendConfig#nativeKernels()}), through
+ * weights repacked once here and activations quantized once per product input; attention is split across
+ * (token, head) pairs. Every buffer is allocated here, sized by the config.
+ *
+ * <p>A token's result never depends on which other tokens share its step: every product computes each (row, token)
+ * pair with the same arithmetic whatever the batch, so batched greedy decoding gives the ids of one-at-a-time runs.
  */
 public final class CpuBackend implements Backend {
     /** Below this many multiply-adds an op runs on the calling thread: a dispatch would cost more. */
@@ -33,6 +45,11 @@ public final class CpuBackend implements Backend {
     private final float[][] rowScratch; // [worker][widest row]: one dequantized weight row
 
     private final MatmulTask matmul = new MatmulTask();
+    private final NativeMatmulTask nativeMatmul = new NativeMatmulTask();
+    /** Repacked weights of native-kernel types; empty when native kernels are off or unavailable. */
+    private final Map<Weight, PackedWeights> packed = new IdentityHashMap<>();
+    private final Arena packedArena;
+    private final Q8Activations acts;
     private final AttentionTask attention = new AttentionTask();
 
     public CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc) {
@@ -57,6 +74,28 @@ public final class CpuBackend implements Backend {
         xl = new float[bc.maxLogitRows() * cfg.nEmbd()];
         scores = new float[bc.threads()][bc.maxSeqLen()];
         rowScratch = new float[bc.threads()][wide];
+        if (bc.nativeKernels() && NativeKernels.available()) {
+            packedArena = Arena.ofShared();
+            packAll();
+            acts = packed.isEmpty() ? null : new Q8Activations(packedArena, t, wide);
+        } else {
+            packedArena = null;
+            acts = null;
+        }
+    }
+
+    /** Repacks every matrix the native kernels handle, then drops its mapped pages from this process (see MappedPages). */
+    private void packAll() {
+        java.util.List<Weight> all = new java.util.ArrayList<>();
+        for (ModelWeights.Layer l : weights.layers()) {
+            all.addAll(java.util.List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown()));
+        }
+        all.add(weights.output());
+        for (Weight w : all) {
+            if (packed.containsKey(w) || !NativeKernels.supports(w.type())) continue;
+            packed.put(w, NativeKernels.pack(w.type(), w.data(), w.rows(), w.cols(), packedArena));
+            MappedPages.release(w.data());
+        }
     }
 
     public ModelConfig modelConfig() { return cfg; }
@@ -84,7 +123,7 @@ public final class CpuBackend implements Backend {
         for (int r = 0; r < rows; r++) {
             CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
-        matmul(weights.output(), xl, logits.data(), rows);
+        matmul(weights.output(), xl, logits.data(), rows, false);
         logits.setCount(rows);
         return logits;
     }
@@ -94,9 +133,9 @@ public final class CpuBackend implements Backend {
         int d = cfg.nEmbd();
         int hd = cfg.headDim();
         for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.attnNorm(), d, cfg.rmsEps());
-        matmul(w.wq(), xb, q, n);
-        matmul(w.wk(), xb, k, n);
-        matmul(w.wv(), xb, v, n);
+        matmul(w.wq(), xb, q, n, false);
+        matmul(w.wk(), xb, k, n, true);
+        matmul(w.wv(), xb, v, n, true);
         for (int t = 0; t < n; t++) {
             int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
             if (w.bq() != null) {
@@ -121,20 +160,32 @@ public final class CpuBackend implements Backend {
         long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * hd * 2;
         parallelFor(n * cfg.nHeads(), attention, work);
         attention.batch = null;
-        matmul(w.wo(), att, xb, n);
+        matmul(w.wo(), att, xb, n, false);
         CpuOps.add(x, xb, 0, n * d);
 
         for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.ffnNorm(), d, cfg.rmsEps());
-        matmul(w.ffnGate(), xb, gate, n);
-        matmul(w.ffnUp(), xb, up, n);
+        matmul(w.ffnGate(), xb, gate, n, false);
+        matmul(w.ffnUp(), xb, up, n, true);
         CpuOps.swiglu(gate, up, 0, n * cfg.ffnDim());
-        matmul(w.ffnDown(), gate, xb, n);
+        matmul(w.ffnDown(), gate, xb, n, false);
         CpuOps.add(x, xb, 0, n * d);
     }
 
-    /** out[t][r] = W[r] . in[t] for t in [0, nTok): [nTok, rows] from [nTok, cols]. */
-    private void matmul(Weight w, float[] in, float[] out, int nTok) {
+    /**
+     * out[t][r] = W[r] . in[t] for t in [0, nTok): [nTok, rows] from [nTok, cols]. {@code sameInput}: {@code in} holds
+     * exactly what the previous product read (q, k and v share one input), so its quantized form is reused.
+     */
+    private void matmul(Weight w, float[] in, float[] out, int nTok, boolean sameInput) {
         if (nTok == 0) return;
+        PackedWeights p = packed.get(w);
+        if (p != null) {
+            if (!sameInput || acts.batch() != nTok || acts.cols() != w.cols()) acts.quantize(in, nTok, w.cols());
+            nativeMatmul.set(p, out);
+            int groups = (w.rows() + NativeKernels.ROW_GROUP - 1) / NativeKernels.ROW_GROUP;
+            parallelFor(groups, nativeMatmul, (long) w.rows() * w.cols() * nTok);
+            nativeMatmul.set(null, null);
+            return;
+        }
         float[] src = in;
         if (bc.roundActivations() && w.type() == GgmlType.F16) {
             CpuOps.roundToF16(in, xr, nTok * w.cols());
@@ -197,15 +248,32 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
+        if (packedArena != null) packedArena.close();
+    }
+
+    /** Row groups [from, to) of a product through the native kernels. */
+    private final class NativeMatmulTask implements ComputePool.RangeTask {
+        private PackedWeights w;
+        private float[] out;
+
+        void set(PackedWeights w, float[] out) {
+            this.w = w;
+            this.out = out;
+        }
+
+        @Override
+        public void run(int from, int to, int worker) {
+            int g = NativeKernels.ROW_GROUP;
+            NativeKernels.gemm(w, acts, out, from * g, Math.min(w.rows(), to * g));
+        }
     }
 
     /**
-     * Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. One or a few tokens
-     * (decode) use the type's fused dot, which streams the weights once; with more tokens each weight row is
-     * dequantized once into the worker's scratch and reused for every token.
+     * Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. Each weight row is
+     * dequantized once into the worker's scratch and reused for every token. Decode (one token) takes the same path
+     * as a batch, not the type's fused dot, so that a token's logits do not depend on the batch it runs in.
      */
     private final class MatmulTask implements ComputePool.RangeTask {
-        private static final int DEQUANT_MIN_TOKENS = 4;
         private Weight w;
         private float[] in, out;
         private int nTok;
@@ -224,13 +292,6 @@ public final class CpuBackend implements Backend {
             int cols = w.cols(), rows = w.rows();
             var kernel = w.kernel();
             var data = w.data();
-            if (nTok < DEQUANT_MIN_TOKENS) {
-                for (int r = from; r < to; r++) {
-                    long off = w.rowOffset(r);
-                    for (int t = 0; t < nTok; t++) out[t * rows + r] = kernel.dot(data, off, in, t * cols, cols);
-                }
-                return;
-            }
             float[] row = rowScratch[worker];
             for (int r = from; r < to; r++) {
                 kernel.dequantize(data, w.rowOffset(r), row, 0, cols);

@@ -8,7 +8,9 @@ import dev.tokenmill.tensor.GgmlType;
  * {@code maxSeqs} sequences and returns at most {@code maxLogitRows} logit rows, and no sequence is longer than
  * {@code maxSeqLen}. {@code kvType} is F32 (exact, as the llama.cpp reference runs) or F16 (half the memory).
  * {@code roundActivations} makes F16-weight products round the activations to F16 first, as llama.cpp's CPU
- * backend does, so that logits match it more closely.
+ * backend does, so that logits match it more closely. {@code nativeKernels} runs Q8_0, Q4_0, Q4_K and Q6_K products
+ * through the native int8 kernels where they are available ({@code dev.tokenmill.tensor.nativ}): the activations
+ * are then quantized to 8 bits per block, as llama.cpp's CPU backend does, and the weights repacked once at start.
  */
 public record CpuBackendConfig(
         int blockSize,
@@ -19,7 +21,8 @@ public record CpuBackendConfig(
         int maxLogitRows,
         GgmlType kvType,
         int threads,
-        boolean roundActivations) {
+        boolean roundActivations,
+        boolean nativeKernels) {
 
     public CpuBackendConfig {
         check(blockSize, "blockSize");
@@ -40,7 +43,7 @@ public record CpuBackendConfig(
     /** One sequence of up to {@code maxSeqLen} tokens, fed at most {@code maxBatchTokens} per call, logits for each. */
     public static CpuBackendConfig singleSequence(int maxSeqLen, int maxBatchTokens, int blockSize, int threads) {
         int blocks = (maxSeqLen + blockSize - 1) / blockSize;
-        return new CpuBackendConfig(blockSize, blocks, maxBatchTokens, 1, maxSeqLen, maxBatchTokens, GgmlType.F32, threads, true);
+        return new CpuBackendConfig(blockSize, blocks, maxBatchTokens, 1, maxSeqLen, maxBatchTokens, GgmlType.F32, threads, true, true);
     }
 
     public static int defaultThreads() {
@@ -48,15 +51,19 @@ public record CpuBackendConfig(
     }
 
     public CpuBackendConfig withKvType(GgmlType type) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, type, threads, roundActivations);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, type, threads, roundActivations, nativeKernels);
     }
 
     public CpuBackendConfig withThreads(int n) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, n, roundActivations);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, n, roundActivations, nativeKernels);
     }
 
     public CpuBackendConfig withRoundActivations(boolean round) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, round);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, round, nativeKernels);
+    }
+
+    public CpuBackendConfig withNativeKernels(boolean on) {
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, roundActivations, on);
     }
 
     private static void check(int v, String name) {
