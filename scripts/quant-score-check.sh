@@ -99,12 +99,15 @@ for r in rows:
         status = 1
 
 if os.access(lp_bin, os.X_OK):
-    def llama_ppl(model):
-        p = subprocess.run([lp_bin, "-m", model, "-f", text_file, "-c", ctx, "-t", threads], capture_output=True, text=True)
-        m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", p.stdout + p.stderr)
-        if p.returncode != 0 or not m:
-            return None
-        return float(m.group(1)), float(m.group(2))
+    def llama_ppl(model, tries=2):
+        for attempt in range(tries):
+            p = subprocess.run([lp_bin, "-m", model, "-f", text_file, "-c", ctx, "-t", threads], capture_output=True, text=True)
+            m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", p.stdout + p.stderr)
+            if p.returncode == 0 and m:
+                return float(m.group(1)), float(m.group(2))
+            print(f"  llama-perplexity on {model} failed (exit {p.returncode}, try {attempt + 1}/{tries}):\n"
+                  + "\n".join((p.stdout + p.stderr).splitlines()[-5:]), flush=True)
+        return None
     def our_ppl(model):
         e = json_line([tm, "eval", "--model", model, "--text", text_file, "--ctx", ctx, "--threads", threads])
         return e["ppl"], e["ppl_err"]
