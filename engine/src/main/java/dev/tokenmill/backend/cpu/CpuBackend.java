@@ -13,6 +13,7 @@ import dev.tokenmill.tensor.nativ.Q8Activations;
 
 import java.lang.foreign.Arena;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -41,14 +42,17 @@ public final class CpuBackend implements Backend {
 
     // scratch, [tokens, width] row-major
     private final float[] x, xb, xr, q, k, v, att, gate, up, xl;
-    private final float[][] scores; // [worker][maxSeqLen]
+    private final float[][] scores; // [worker][groupSize * maxSeqLen]: one row of scores per query head of a KV head
+    private final float[][] kvRow;  // [worker][headDim]: one K or V row widened to float
     private final float[][] rowScratch; // [worker][widest row]: one dequantized weight row
 
     private final MatmulTask matmul = new MatmulTask();
     private final NativeMatmulTask nativeMatmul = new NativeMatmulTask();
-    /** Repacked weights of native-kernel types; empty when native kernels are off or unavailable. */
-    private final Map<Weight, PackedWeights> packed = new IdentityHashMap<>();
-    private final Arena packedArena;
+    /** Repacked matrices of native-kernel types, [layer][WQ..FFN_DOWN]; null entries run on the Java kernels. */
+    private final PackedWeights[][] packedLayers;
+    private PackedWeights packedOutput;
+    private static final int WQ = 0, WK = 1, WV = 2, WO = 3, FFN_GATE = 4, FFN_UP = 5, FFN_DOWN = 6;
+    private final Arena packedArena; // freed by the GC once this backend is unreachable
     private final Q8Activations acts;
     private final AttentionTask attention = new AttentionTask();
 
@@ -72,30 +76,43 @@ public final class CpuBackend implements Backend {
         gate = new float[t * cfg.ffnDim()];
         up = new float[t * cfg.ffnDim()];
         xl = new float[bc.maxLogitRows() * cfg.nEmbd()];
-        scores = new float[bc.threads()][bc.maxSeqLen()];
+        scores = new float[bc.threads()][cfg.groupSize() * bc.maxSeqLen()];
+        kvRow = new float[bc.threads()][cfg.headDim()];
         rowScratch = new float[bc.threads()][wide];
+        packedLayers = new PackedWeights[cfg.nLayers()][7];
         if (bc.nativeKernels() && NativeKernels.available()) {
-            packedArena = Arena.ofShared();
+            // an automatic arena: downcalls on its segments skip the acquire/release that a shared arena's segments
+            // pay on every call, an atomic counter that two compute threads would fight over
+            packedArena = Arena.ofAuto();
             packAll();
-            acts = packed.isEmpty() ? null : new Q8Activations(packedArena, t, wide);
+            acts = new Q8Activations(packedArena, t, wide);
         } else {
             packedArena = null;
             acts = null;
         }
     }
 
-    /** Repacks every matrix the native kernels handle, then drops its mapped pages from this process (see MappedPages). */
+    /**
+     * Repacks every matrix the native kernels handle (a matrix shared by two roles, such as tied embeddings, once),
+     * then drops its mapped pages from this process (see MappedPages).
+     */
     private void packAll() {
-        java.util.List<Weight> all = new java.util.ArrayList<>();
-        for (ModelWeights.Layer l : weights.layers()) {
-            all.addAll(java.util.List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown()));
+        Map<Weight, PackedWeights> done = new IdentityHashMap<>();
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            ModelWeights.Layer w = weights.layers().get(l);
+            List<Weight> roles = List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.ffnGate(), w.ffnUp(), w.ffnDown());
+            for (int r = 0; r < roles.size(); r++) packedLayers[l][r] = pack(roles.get(r), done);
         }
-        all.add(weights.output());
-        for (Weight w : all) {
-            if (packed.containsKey(w) || !NativeKernels.supports(w.type())) continue;
-            packed.put(w, NativeKernels.pack(w.type(), w.data(), w.rows(), w.cols(), packedArena));
-            MappedPages.release(w.data());
-        }
+        packedOutput = pack(weights.output(), done);
+    }
+
+    private PackedWeights pack(Weight w, Map<Weight, PackedWeights> done) {
+        if (!NativeKernels.supports(w.type())) return null;
+        return done.computeIfAbsent(w, x -> {
+            PackedWeights p = NativeKernels.pack(x.type(), x.data(), x.rows(), x.cols(), packedArena);
+            MappedPages.release(x.data());
+            return p;
+        });
     }
 
     public ModelConfig modelConfig() { return cfg; }
@@ -123,7 +140,7 @@ public final class CpuBackend implements Backend {
         for (int r = 0; r < rows; r++) {
             CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
-        matmul(weights.output(), xl, logits.data(), rows, false);
+        matmul(weights.output(), packedOutput, xl, logits.data(), rows, false);
         logits.setCount(rows);
         return logits;
     }
@@ -133,9 +150,10 @@ public final class CpuBackend implements Backend {
         int d = cfg.nEmbd();
         int hd = cfg.headDim();
         for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.attnNorm(), d, cfg.rmsEps());
-        matmul(w.wq(), xb, q, n, false);
-        matmul(w.wk(), xb, k, n, true);
-        matmul(w.wv(), xb, v, n, true);
+        PackedWeights[] pw = packedLayers[l];
+        matmul(w.wq(), pw[WQ], xb, q, n, false);
+        matmul(w.wk(), pw[WK], xb, k, n, true);
+        matmul(w.wv(), pw[WV], xb, v, n, true);
         for (int t = 0; t < n; t++) {
             int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
             if (w.bq() != null) {
@@ -158,26 +176,26 @@ public final class CpuBackend implements Backend {
         attention.layer = l;
         attention.batch = batch;
         long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * hd * 2;
-        parallelFor(n * cfg.nHeads(), attention, work);
+        parallelFor(n * cfg.nKvHeads(), attention, work);
         attention.batch = null;
-        matmul(w.wo(), att, xb, n, false);
+        matmul(w.wo(), pw[WO], att, xb, n, false);
         CpuOps.add(x, xb, 0, n * d);
 
         for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.ffnNorm(), d, cfg.rmsEps());
-        matmul(w.ffnGate(), xb, gate, n, false);
-        matmul(w.ffnUp(), xb, up, n, true);
+        matmul(w.ffnGate(), pw[FFN_GATE], xb, gate, n, false);
+        matmul(w.ffnUp(), pw[FFN_UP], xb, up, n, true);
         CpuOps.swiglu(gate, up, 0, n * cfg.ffnDim());
-        matmul(w.ffnDown(), gate, xb, n, false);
+        matmul(w.ffnDown(), pw[FFN_DOWN], gate, xb, n, false);
         CpuOps.add(x, xb, 0, n * d);
     }
 
     /**
      * out[t][r] = W[r] . in[t] for t in [0, nTok): [nTok, rows] from [nTok, cols]. {@code sameInput}: {@code in} holds
      * exactly what the previous product read (q, k and v share one input), so its quantized form is reused.
+     * {@code p}: the matrix repacked for the native kernels, or null for the Java kernels.
      */
-    private void matmul(Weight w, float[] in, float[] out, int nTok, boolean sameInput) {
+    private void matmul(Weight w, PackedWeights p, float[] in, float[] out, int nTok, boolean sameInput) {
         if (nTok == 0) return;
-        PackedWeights p = packed.get(w);
         if (p != null) {
             if (!sameInput || acts.batch() != nTok || acts.cols() != w.cols()) acts.quantize(in, nTok, w.cols());
             nativeMatmul.set(p, out);
@@ -248,7 +266,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
-        if (packedArena != null) packedArena.close();
     }
 
     /** Row groups [from, to) of a product through the native kernels. */
@@ -301,8 +318,10 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Causal attention of items [from, to), item = token * nHeads + head: softmax(q . K[0..pos] / sqrt(headDim))
-     * weighted sum of V, reading K/V through the token's sequence block table.
+     * Causal attention of items [from, to), item = token * nKvHeads + kvHead: for each query head h sharing that KV
+     * head, softmax(q_h . K[0..pos] / sqrt(headDim)) weighted sum of V, reading K/V through the token's sequence
+     * block table. Each K and V row is read (and, in an F16 cache, widened) once for the whole group of query heads.
+     * A (token, head) result is computed the same way whatever else is in the batch.
      */
     private final class AttentionTask implements ComputePool.RangeTask {
         int layer;
@@ -310,19 +329,28 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to, int worker) {
-            int hd = cfg.headDim(), nh = cfg.nHeads(), group = cfg.groupSize();
+            int hd = cfg.headDim(), nkv = cfg.nKvHeads(), group = cfg.groupSize(), maxLen = bc.maxSeqLen();
             float scale = (float) (1.0 / Math.sqrt(hd)); // llama.cpp: 1.0f/sqrtf(float(n_embd_head))
             float[] s = scores[worker];
+            float[] row = kvRow[worker];
             for (int item = from; item < to; item++) {
-                int t = item / nh, h = item % nh;
+                int t = item / nkv, kvh = item % nkv;
                 int[] table = batch.blockTables[batch.seqOfToken[t]];
                 int ctx = batch.positions[t] + 1;
-                int qOff = t * cfg.qDim() + h * hd;
-                int headOff = (h / group) * hd;
-                for (int p = 0; p < ctx; p++) s[p] = kv.dotK(layer, kv.slot(table, p), headOff, q, qOff, hd);
-                CpuOps.scaledSoftmax(s, ctx, scale);
-                java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
-                for (int p = 0; p < ctx; p++) kv.addV(layer, kv.slot(table, p), headOff, s[p], att, qOff, hd);
+                int headOff = kvh * hd;
+                int qBase = t * cfg.qDim() + kvh * group * hd;
+                for (int p = 0; p < ctx; p++) {
+                    int slot = kv.slot(table, p);
+                    for (int g = 0; g < group; g++) s[g * maxLen + p] = kv.dotK(layer, slot, headOff, q, qBase + g * hd, hd, row, g == 0);
+                }
+                for (int g = 0; g < group; g++) {
+                    CpuOps.scaledSoftmax(s, g * maxLen, ctx, scale);
+                    java.util.Arrays.fill(att, qBase + g * hd, qBase + (g + 1) * hd, 0f);
+                }
+                for (int p = 0; p < ctx; p++) {
+                    int slot = kv.slot(table, p);
+                    for (int g = 0; g < group; g++) kv.addV(layer, slot, headOff, s[g * maxLen + p], att, qBase + g * hd, hd, row, g == 0);
+                }
             }
         }
     }

@@ -29,19 +29,24 @@ final class CpuOps {
      * (exp in float, sum in double, one float reciprocal).
      */
     static void scaledSoftmax(float[] s, int n, float scale) {
+        scaledSoftmax(s, 0, n, scale);
+    }
+
+    /** As {@link #scaledSoftmax(float[], int, float)} over {@code s[off..off+n)}. */
+    static void scaledSoftmax(float[] s, int off, int n, float scale) {
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
+        for (int i = off; i < off + n; i++) {
             s[i] *= scale;
             if (s[i] > max) max = s[i];
         }
         double sum = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = off; i < off + n; i++) {
             float e = (float) Math.exp(s[i] - max);
             s[i] = e;
             sum += e;
         }
         float inv = (float) (1.0 / sum);
-        for (int i = 0; i < n; i++) s[i] *= inv;
+        for (int i = off; i < off + n; i++) s[i] *= inv;
     }
 
     /** out = silu(gate) * up, silu(x) = x / (1 + exp(-x)); as ggml's swiglu. */

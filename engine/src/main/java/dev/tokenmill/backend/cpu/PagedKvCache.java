@@ -61,27 +61,30 @@ final class PagedKvCache {
         }
     }
 
-    /** q[qOff..qOff+n) . K[slot][headOff..headOff+n). */
-    float dotK(int layer, int slot, int headOff, float[] q, int qOff, int n) {
+    /**
+     * q[qOff..qOff+n) . K[slot][headOff..headOff+n). An F16 row is widened into {@code row} when {@code widen}, else
+     * {@code row} already holds it (query heads sharing a KV head reuse one widening).
+     */
+    float dotK(int layer, int slot, int headOff, float[] q, int qOff, int n, float[] row, boolean widen) {
         int base = slot * kvDim + headOff;
-        float s = 0f;
-        if (f16) {
-            short[] kl = k16[layer];
-            for (int i = 0; i < n; i++) s += q[qOff + i] * Fp16.toFloat(kl[base + i]);
-        } else {
-            s = F32Math.dot(q, qOff, k32[layer], base, n);
-        }
-        return s;
+        if (!f16) return F32Math.dot(q, qOff, k32[layer], base, n);
+        if (widen) widen(k16[layer], base, row, n);
+        return F32Math.dot(q, qOff, row, 0, n);
     }
 
-    /** out[outOff..outOff+n) += w * V[slot][headOff..headOff+n). */
-    void addV(int layer, int slot, int headOff, float w, float[] out, int outOff, int n) {
+    /** out[outOff..outOff+n) += w * V[slot][headOff..headOff+n); {@code row} and {@code widen} as in dotK. */
+    void addV(int layer, int slot, int headOff, float w, float[] out, int outOff, int n, float[] row, boolean widen) {
         int base = slot * kvDim + headOff;
-        if (f16) {
-            short[] vl = v16[layer];
-            for (int i = 0; i < n; i++) out[outOff + i] += w * Fp16.toFloat(vl[base + i]);
-        } else {
+        if (!f16) {
             F32Math.axpy(w, v32[layer], base, out, outOff, n);
+            return;
         }
+        if (widen) widen(v16[layer], base, row, n);
+        F32Math.axpy(w, row, 0, out, outOff, n);
+    }
+
+    /** A plain conversion loop, which C2 compiles to vector F16 conversions. */
+    private static void widen(short[] src, int off, float[] dst, int n) {
+        for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(src[off + i]);
     }
 }
