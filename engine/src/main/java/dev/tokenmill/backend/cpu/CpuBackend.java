@@ -84,8 +84,8 @@ public final class CpuBackend implements Backend {
             // an automatic arena: downcalls on its segments skip the acquire/release that a shared arena's segments
             // pay on every call, an atomic counter that two compute threads would fight over
             packedArena = Arena.ofAuto();
-            packAll();
-            acts = new Q8Activations(packedArena, t, wide);
+            boolean any = packAll();
+            acts = any ? new Q8Activations(packedArena, t, (wide + 31) / 32 * 32) : null;
         } else {
             packedArena = null;
             acts = null;
@@ -96,7 +96,7 @@ public final class CpuBackend implements Backend {
      * Repacks every matrix the native kernels handle (a matrix shared by two roles, such as tied embeddings, once),
      * then drops its mapped pages from this process (see MappedPages).
      */
-    private void packAll() {
+    private boolean packAll() {
         Map<Weight, PackedWeights> done = new IdentityHashMap<>();
         for (int l = 0; l < cfg.nLayers(); l++) {
             ModelWeights.Layer w = weights.layers().get(l);
@@ -104,6 +104,7 @@ public final class CpuBackend implements Backend {
             for (int r = 0; r < roles.size(); r++) packedLayers[l][r] = pack(roles.get(r), done);
         }
         packedOutput = pack(weights.output(), done);
+        return !done.isEmpty();
     }
 
     private PackedWeights pack(Weight w, Map<Weight, PackedWeights> done) {
