@@ -29,6 +29,7 @@ import java.util.Map;
  * pair with the same arithmetic whatever the batch, so batched greedy decoding gives the ids of one-at-a-time runs.
  */
 public final class CpuBackend implements Backend {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CpuBackend.class);
     /** Below this many multiply-adds an op runs on the calling thread: a dispatch would cost more. */
     private static final long PARALLEL_MIN_WORK = 1 << 15;
 
@@ -104,16 +105,24 @@ public final class CpuBackend implements Backend {
             for (int r = 0; r < roles.size(); r++) packedLayers[l][r] = pack(roles.get(r), done);
         }
         packedOutput = pack(weights.output(), done);
-        return !done.isEmpty();
+        return done.values().stream().anyMatch(java.util.Objects::nonNull);
     }
 
     private PackedWeights pack(Weight w, Map<Weight, PackedWeights> done) {
         if (!NativeKernels.supports(w.type())) return null;
-        return done.computeIfAbsent(w, x -> {
-            PackedWeights p = NativeKernels.pack(x.type(), x.data(), x.rows(), x.cols(), packedArena);
-            MappedPages.release(x.data());
-            return p;
-        });
+        if (done.containsKey(w)) return done.get(w);
+        PackedWeights p;
+        try {
+            p = NativeKernels.pack(w.type(), w.data(), w.rows(), w.cols(), packedArena);
+        } catch (OutOfMemoryError e) {
+            // native memory counts against -XX:MaxDirectMemorySize (by default the heap limit)
+            LOG.warn("cannot repack {} for the native kernels ({}); it runs on the slower Java kernels. "
+                    + "Raise -XX:MaxDirectMemorySize to the model size.", w.name(), e.getMessage());
+            p = null;
+        }
+        if (p != null) MappedPages.release(w.data());
+        done.put(w, p);
+        return p;
     }
 
     public ModelConfig modelConfig() { return cfg; }
