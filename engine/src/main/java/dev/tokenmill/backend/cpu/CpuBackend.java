@@ -52,6 +52,7 @@ public final class CpuBackend implements Backend {
     /** Repacked matrices of native-kernel types, [layer][WQ..FFN_DOWN]; null entries run on the Java kernels. */
     private final PackedWeights[][] packedLayers;
     private PackedWeights packedOutput;
+    private boolean releaseEmbeddingPages;
     private static final int WQ = 0, WK = 1, WV = 2, WO = 3, FFN_GATE = 4, FFN_UP = 5, FFN_DOWN = 6;
     private final Arena packedArena; // freed by the GC once this backend is unreachable
     private final Q8Activations acts;
@@ -105,6 +106,7 @@ public final class CpuBackend implements Backend {
             for (int r = 0; r < roles.size(); r++) packedLayers[l][r] = pack(roles.get(r), done);
         }
         packedOutput = pack(weights.output(), done);
+        releaseEmbeddingPages = packedOutput != null && weights.output().data().address() == weights.tokenEmbd().data().address();
         return done.values().stream().anyMatch(java.util.Objects::nonNull);
     }
 
@@ -113,14 +115,13 @@ public final class CpuBackend implements Backend {
         if (done.containsKey(w)) return done.get(w);
         PackedWeights p;
         try {
-            p = NativeKernels.pack(w.type(), w.data(), w.rows(), w.cols(), packedArena);
+            p = NativeKernels.pack(w.type(), w.data(), w.rows(), w.cols(), packedArena, MappedPages::release);
         } catch (OutOfMemoryError e) {
             // native memory counts against -XX:MaxDirectMemorySize (by default the heap limit)
             LOG.warn("cannot repack {} for the native kernels ({}); it runs on the slower Java kernels. "
                     + "Raise -XX:MaxDirectMemorySize to the model size.", w.name(), e.getMessage());
             p = null;
         }
-        if (p != null) MappedPages.release(w.data());
         done.put(w, p);
         return p;
     }
@@ -144,6 +145,9 @@ public final class CpuBackend implements Backend {
         int n = batch.nTokens;
         int d = cfg.nEmbd();
         for (int t = 0; t < n; t++) weights.tokenEmbd().dequantizeRow(batch.tokens[t], x, t * d);
+        // the lookups fault in pages (and the kernel maps neighbours with them): drop them again, so that a large
+        // embedding matrix does not creep into the resident set one step at a time (its product uses a packed copy)
+        if (releaseEmbeddingPages) MappedPages.release(weights.tokenEmbd().data());
         for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
 
         int rows = batch.nLogits;

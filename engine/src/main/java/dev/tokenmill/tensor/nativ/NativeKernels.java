@@ -59,6 +59,16 @@ public final class NativeKernels {
      * Q8_0/Q4_0); the result takes as many bytes as the ggml tensor and lives as long as the arena.
      */
     public static PackedWeights pack(GgmlType type, MemorySegment w, int rows, int cols, Arena arena) {
+        return pack(type, w, rows, cols, arena, packed -> { });
+    }
+
+    /**
+     * As {@link #pack(GgmlType, MemorySegment, int, int, Arena)}, in slices of rows; after each slice
+     * {@code donePacking} receives the part of {@code w} it read (e.g. to drop those pages of a mapped file, so that
+     * a large matrix is never resident twice).
+     */
+    public static PackedWeights pack(GgmlType type, MemorySegment w, int rows, int cols, Arena arena,
+                                     java.util.function.Consumer<MemorySegment> donePacking) {
         NativeLibrary lib = library();
         if (!supports(type)) throw new UnsupportedOperationException("no native kernel for tensor type " + type);
         if (rows < 1 || cols < type.blockSize() || cols % type.blockSize() != 0) {
@@ -73,8 +83,16 @@ public final class NativeKernels {
             long packedBytes = (long) lib.packedBytes.invokeExact(type.id(), rows, cols);
             MemorySegment out = arena.allocate(packedBytes, 64);
             int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
-            int rc = (int) lib.pack.invokeExact(type.id(), w.asSlice(0, bytes), rows, cols, out, 0, groups);
-            if (rc != 0) throw new IllegalStateException("tm_pack returned " + rc + " for " + type + " " + rows + " x " + cols);
+            long rowBytes = type.bytesFor(cols);
+            int slice = Math.max(1, (int) ((16L << 20) / (rowBytes * ROW_GROUP))); // about 16 MB of weights per slice
+            MemorySegment src = w.asSlice(0, bytes);
+            for (int g0 = 0; g0 < groups; g0 += slice) {
+                int g1 = Math.min(groups, g0 + slice);
+                int rc = (int) lib.pack.invokeExact(type.id(), src, rows, cols, out, g0, g1);
+                if (rc != 0) throw new IllegalStateException("tm_pack returned " + rc + " for " + type + " " + rows + " x " + cols);
+                long from = (long) g0 * ROW_GROUP * rowBytes, to = Math.min(bytes, (long) g1 * ROW_GROUP * rowBytes);
+                donePacking.accept(src.asSlice(from, to - from));
+            }
             return new PackedWeights(type, rows, cols, out);
         } catch (RuntimeException | Error e) {
             throw e;
