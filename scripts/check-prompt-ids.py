@@ -2,13 +2,13 @@
 """Checks `tokenmill tokenize` (special mode: BOS as the model asks, special-token text parsed) against the
 `prompt_ids` llama.cpp recorded in ../shared/reference/cases/<model>/NN.json.
 
-usage: scripts/check-prompt-ids.py [REFERENCE_DIR]   (default: /work/shared/reference)
+usage: scripts/check-prompt-ids.py [REFERENCE_DIR]   (default: ../shared/reference)
 Prints N/N per model and exits 0 iff every case matches.
 """
 import glob, json, os, subprocess, sys
 
 def main():
-    ref = sys.argv[1] if len(sys.argv) > 1 else '/work/shared/reference'
+    ref = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'reference')
     cli = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tokenmill')
     passed = failed = 0
     for case_dir in sorted(glob.glob(os.path.join(ref, 'cases', '*'))):

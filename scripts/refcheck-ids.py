@@ -65,7 +65,7 @@ def check(model, case, logits_path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('ref', nargs='?', default='/work/shared/reference')
+    ap.add_argument('ref', nargs='?', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'reference'))
     ap.add_argument('--only', default=''); ap.add_argument('--limit', type=int, default=0)
     ap.add_argument('--greedy200', action='store_true')
     a = ap.parse_args()

@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  */
 public final class ChatTemplateCheck {
     public static void main(String[] args) throws IOException {
-        Path dir = Path.of(args.length > 0 ? args[0] : "/work/shared/chat-templates");
+        Path dir = Path.of(args.length > 0 ? args[0] : "../shared/chat-templates");
         boolean verbose = List.of(args).contains("--verbose");
         boolean core = List.of(args).contains("--core");
         boolean showErrors = List.of(args).contains("--show-errors");
