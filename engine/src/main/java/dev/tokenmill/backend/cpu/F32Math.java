@@ -2,7 +2,6 @@ package dev.tokenmill.backend.cpu;
 
 import dev.tokenmill.tensor.VectorSupport;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -51,10 +50,19 @@ final class F32Math {
                 for (; i < bound; i += S.length()) {
                     acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
                 }
-                s = acc.reduceLanes(VectorOperators.ADD);
+                s = sumLanes(acc);
             }
             for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
             return s;
+        }
+
+        /**
+         * The lanes' sum by a fixed halving tree (lane i + lane i + half). reduceLanes(ADD) leaves the order to the
+         * implementation, and the interpreter and C2 differ: the same dot would give other bits once compiled.
+         */
+        static float sumLanes(FloatVector v) {
+            for (int half = S.length() / 2; half >= 1; half /= 2) v = v.add(v.slice(half));
+            return v.lane(0);
         }
 
         static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {
