@@ -38,6 +38,10 @@ import java.util.List;
  * queue to recompute all its tokens, prompt and generated, before it continues. A prefill chunk is first shrunk
  * to the blocks available and preempts only when not even one token fits.
  *
+ * <p>A consequence checked by the tests: after every step at most one running sequence is partway through its
+ * prefill, and it is the latest arrival (a chunk stops short only when the budget or the pool ran out, and then
+ * nobody behind it is admitted).
+ *
  * <p>Not thread-safe: one engine loop owns the scheduler. {@code schedule} allocates nothing per step except when
  * a sequence's token array grows.
  */
