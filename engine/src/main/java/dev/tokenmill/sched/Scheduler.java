@@ -239,6 +239,31 @@ public final class Scheduler {
         seq.finish(reason, errorMessage);
     }
 
+    /**
+     * Finishes every queued and running sequence with {@code reason} (engine shutdown) and returns them, queued
+     * ones first; all blocks are released (full ones stay cached).
+     */
+    public List<Sequence> finishAll(FinishReason reason) {
+        if (out.awaitingUpdate) {
+            for (int slot = 0; slot < out.numSeqs; slot++) out.seqs[slot].numScheduledTokens = 0;
+            out.awaitingUpdate = false;
+            out.clear(); // a late update() of that step then applies nothing
+        }
+        List<Sequence> all = new ArrayList<>(waiting.size() + running.size());
+        for (Sequence seq : waiting) {
+            seq.finish(reason, null);
+            all.add(seq);
+        }
+        waiting.clear();
+        for (Sequence seq : running) {
+            kv.free(seq.blockTable);
+            seq.finish(reason, null);
+            all.add(seq);
+        }
+        running.clear();
+        return all;
+    }
+
     private FinishReason stopReason(Sequence seq, int token) {
         SequenceParams p = seq.params();
         int generated = seq.numGeneratedTokens();

@@ -321,6 +321,35 @@ class SchedulerTest {
     }
 
     @Test
+    void finishAllAbortsQueuedAndRunningSequencesAndReleasesEveryBlock() {
+        FakeModelLoop loop = loop(16, 2, 128, 4, 64, true);
+        for (int i = 0; i < 5; i++) loop.add("s" + i, prompt(130 + i, 12), SequenceParams.of(20));
+        loop.step();
+        loop.step();
+        SchedulerOutput pending = loop.scheduler.schedule(loop.batch); // shutdown may come between schedule and update
+        List<Sequence> aborted = loop.scheduler.finishAll(FinishReason.ABORTED);
+        assertThat(loop.scheduler.update(pending, new int[8])).isEmpty();
+        assertThat(aborted).hasSize(5).allMatch(s -> s.finishReason() == FinishReason.ABORTED);
+        assertThat(loop.scheduler.hasUnfinished()).isFalse();
+        assertThat(loop.kv.numFreeBlocks()).isEqualTo(64);
+        loop.checkAccounting();
+        Sequence next = loop.add("after", prompt(140, 5), SequenceParams.of(3));
+        loop.runUntilDone(20);
+        assertThat(next.finishReason()).isEqualTo(FinishReason.LENGTH);
+        loop.assertOutputsMatchModelRunAlone();
+    }
+
+    @Test
+    void longSequenceGrowsItsBlockTableToTheWholeContext() {
+        FakeModelLoop loop = loop(64, 1, 200, 2, 100, false);
+        Sequence s = loop.add("long", prompt(150, 30), SequenceParams.of(500));
+        loop.runUntilDone(400);
+        assertThat(s.numTokens()).isEqualTo(200);
+        assertThat(s.finishReason()).isEqualTo(FinishReason.LENGTH);
+        loop.assertOutputsMatchModelRunAlone();
+    }
+
+    @Test
     void misuseIsRejectedWithAClearMessage() {
         Scheduler s = new Scheduler(new SchedulerConfig(16, 4, 64, 4, 16, true));
         assertThatThrownBy(() -> s.schedule(new ForwardBatch(8, 4, 16)))
