@@ -121,6 +121,20 @@ class SchedulerTest {
     }
 
     @Test
+    void sharedSystemPromptOfABatchJobIsComputedOnlyByTheRequestsOfTheFirstStep() {
+        // the acceptance workload: 32 requests x (256 shared + 64 own prompt tokens), 64 generated
+        FakeModelLoop loop = loop(512, 32, 4096, 16, 1024, true);
+        int[] system = prompt(160, 256);
+        for (int i = 0; i < 32; i++) loop.add("r" + i, concat(system, prompt(161 + i, 64)), SequenceParams.of(64));
+        loop.runUntilDone(500);
+        loop.assertOutputsMatchModelRunAlone();
+        long cached = loop.added.stream().mapToLong(Sequence::numCachedPromptTokens).sum();
+        // r0 and r1 share the first step (nothing is cached yet); the other 30 find all 16 prefix blocks
+        assertThat(cached).isEqualTo(30 * 256);
+        assertThat(loop.computedTokens).isEqualTo(32 * 320 - cached + 32 * 63);
+    }
+
+    @Test
     void wholePromptIsNeverServedFromCacheSoItsLastTokenHasLogits() {
         FakeModelLoop loop = loop(64, 4, 256, 4, 64, true);
         int[] p = prompt(30, 8); // exactly 2 blocks
