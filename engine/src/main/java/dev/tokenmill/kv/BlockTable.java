@@ -1,5 +1,7 @@
 package dev.tokenmill.kv;
 
+import java.util.Arrays;
+
 /**
  * The KV blocks of one sequence, in position order: position {@code p} lives in block {@code block(p / blockSize)}
  * at offset {@code p % blockSize}. Changed only through {@link KvCache}.
@@ -8,22 +10,26 @@ package dev.tokenmill.kv;
  * so the next block can be keyed by it (see {@link PrefixCache}).
  */
 public final class BlockTable {
-    private final int[] blocks;
-    private final long[] prefixIds; // [i] = prefix id of the content of full block i, for i < numHashed
+    private static final int INITIAL_BLOCKS = 8;
+
+    private final int maxBlocks;
+    private int[] blocks;           // grown on demand: a queued request should not cost a whole context's table
+    private long[] prefixIds;       // [i] = prefix id of the content of full block i, for i < numHashed
     private int size;
     private int numHashed;
 
     BlockTable(int maxBlocks) {
         if (maxBlocks <= 0) throw new IllegalArgumentException("a block table needs room for at least 1 block, got " + maxBlocks);
-        blocks = new int[maxBlocks];
-        prefixIds = new long[maxBlocks];
+        this.maxBlocks = maxBlocks;
+        blocks = new int[Math.min(maxBlocks, INITIAL_BLOCKS)];
+        prefixIds = new long[blocks.length];
     }
 
     /** Blocks held. */
     public int size() { return size; }
 
     /** Most blocks this table can hold (the context limit in blocks). */
-    public int capacity() { return blocks.length; }
+    public int capacity() { return maxBlocks; }
 
     public int block(int i) {
         if (i >= size) throw new IndexOutOfBoundsException("block " + i + " of a table holding " + size);
@@ -36,7 +42,12 @@ public final class BlockTable {
     }
 
     void append(int block) {
-        if (size == blocks.length) throw new IllegalStateException("block table is full (" + blocks.length + " blocks)");
+        if (size == blocks.length) {
+            if (size == maxBlocks) throw new IllegalStateException("block table is full (" + maxBlocks + " blocks)");
+            int grown = (int) Math.min(maxBlocks, 2L * size);
+            blocks = Arrays.copyOf(blocks, grown);
+            prefixIds = Arrays.copyOf(prefixIds, grown);
+        }
         blocks[size++] = block;
     }
 

@@ -38,6 +38,10 @@ import java.util.List;
  * queue to recompute all its tokens, prompt and generated, before it continues. A prefill chunk is first shrunk
  * to the blocks available and preempts only when not even one token fits.
  *
+ * <p>A consequence checked by the tests: after every step at most one running sequence is partway through its
+ * prefill, and it is the latest arrival (a chunk stops short only when the budget or the pool ran out, and then
+ * nobody behind it is admitted).
+ *
  * <p>Not thread-safe: one engine loop owns the scheduler. {@code schedule} allocates nothing per step except when
  * a sequence's token array grows.
  */
@@ -233,6 +237,31 @@ public final class Scheduler {
             case RUNNING -> release(seq);
         }
         seq.finish(reason, errorMessage);
+    }
+
+    /**
+     * Finishes every queued and running sequence with {@code reason} (engine shutdown) and returns them, queued
+     * ones first; all blocks are released (full ones stay cached).
+     */
+    public List<Sequence> finishAll(FinishReason reason) {
+        if (out.awaitingUpdate) {
+            for (int slot = 0; slot < out.numSeqs; slot++) out.seqs[slot].numScheduledTokens = 0;
+            out.awaitingUpdate = false;
+            out.clear(); // a late update() of that step then applies nothing
+        }
+        List<Sequence> all = new ArrayList<>(waiting.size() + running.size());
+        for (Sequence seq : waiting) {
+            seq.finish(reason, null);
+            all.add(seq);
+        }
+        waiting.clear();
+        for (Sequence seq : running) {
+            kv.free(seq.blockTable);
+            seq.finish(reason, null);
+            all.add(seq);
+        }
+        running.clear();
+        return all;
     }
 
     private FinishReason stopReason(Sequence seq, int token) {

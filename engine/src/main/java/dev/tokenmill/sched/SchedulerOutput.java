@@ -1,6 +1,7 @@
 package dev.tokenmill.sched;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -43,9 +44,9 @@ public final class SchedulerOutput {
     }
 
     void clear() {
-        java.util.Arrays.fill(seqs, 0, numSeqs, null);
-        java.util.Arrays.fill(rowSeqs, 0, numRows, null);
-        java.util.Arrays.fill(sampleSeqs, 0, numSamples, null);
+        Arrays.fill(seqs, 0, numSeqs, null);
+        Arrays.fill(rowSeqs, 0, numRows, null);
+        Arrays.fill(sampleSeqs, 0, numSamples, null);
         numSeqs = 0;
         numRows = 0;
         numSamples = 0;

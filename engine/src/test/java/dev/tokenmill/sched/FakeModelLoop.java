@@ -104,6 +104,7 @@ final class FakeModelLoop {
         for (Sequence s : done) assertThat(s.isFinished()).isTrue();
         finishedInOrder.addAll(done);
         checkAccounting();
+        checkAtMostOnePartialPrefill();
         return done;
     }
 
@@ -201,6 +202,21 @@ final class FakeModelLoop {
         assertThat(kv.numFreeBlocks()).isEqualTo(free);
         assertThat(running).isEqualTo(scheduler.numRunning()).isLessThanOrEqualTo(config.maxSeqs());
         assertThat(maxRunningArrival).as("first come first served").isLessThan(minQueuedArrival);
+    }
+
+    /** FCFS admission that stops at the first misfit leaves at most one running prefill unfinished: the latest. */
+    private void checkAtMostOnePartialPrefill() {
+        Sequence partial = null;
+        long latestRunning = -1;
+        for (Sequence s : added) {
+            if (s.state() != Sequence.State.RUNNING) continue;
+            latestRunning = Math.max(latestRunning, s.arrivalOrder());
+            if (s.numTokens() - s.numComputedTokens() > 1) {
+                assertThat(partial).as("two partial prefills after step %d", steps).isNull();
+                partial = s;
+            }
+        }
+        if (partial != null) assertThat(partial.arrivalOrder()).isEqualTo(latestRunning);
     }
 
     private int[] forward(SchedulerOutput out) {

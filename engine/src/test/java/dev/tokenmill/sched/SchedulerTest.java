@@ -121,6 +121,20 @@ class SchedulerTest {
     }
 
     @Test
+    void sharedSystemPromptOfABatchJobIsComputedOnlyByTheRequestsOfTheFirstStep() {
+        // the acceptance workload: 32 requests x (256 shared + 64 own prompt tokens), 64 generated
+        FakeModelLoop loop = loop(512, 32, 4096, 16, 1024, true);
+        int[] system = prompt(160, 256);
+        for (int i = 0; i < 32; i++) loop.add("r" + i, concat(system, prompt(161 + i, 64)), SequenceParams.of(64));
+        loop.runUntilDone(500);
+        loop.assertOutputsMatchModelRunAlone();
+        long cached = loop.added.stream().mapToLong(Sequence::numCachedPromptTokens).sum();
+        // r0 and r1 share the first step (nothing is cached yet); the other 30 find all 16 prefix blocks
+        assertThat(cached).isEqualTo(30 * 256);
+        assertThat(loop.computedTokens).isEqualTo(32 * 320 - cached + 32 * 63);
+    }
+
+    @Test
     void wholePromptIsNeverServedFromCacheSoItsLastTokenHasLogits() {
         FakeModelLoop loop = loop(64, 4, 256, 4, 64, true);
         int[] p = prompt(30, 8); // exactly 2 blocks
@@ -317,6 +331,35 @@ class SchedulerTest {
         loop.runUntilDone(50);
         assertThat(b.numGeneratedTokens()).isZero();
         assertThat(c.finishReason()).isEqualTo(FinishReason.LENGTH);
+        loop.assertOutputsMatchModelRunAlone();
+    }
+
+    @Test
+    void finishAllAbortsQueuedAndRunningSequencesAndReleasesEveryBlock() {
+        FakeModelLoop loop = loop(16, 2, 128, 4, 64, true);
+        for (int i = 0; i < 5; i++) loop.add("s" + i, prompt(130 + i, 12), SequenceParams.of(20));
+        loop.step();
+        loop.step();
+        SchedulerOutput pending = loop.scheduler.schedule(loop.batch); // shutdown may come between schedule and update
+        List<Sequence> aborted = loop.scheduler.finishAll(FinishReason.ABORTED);
+        assertThat(loop.scheduler.update(pending, new int[8])).isEmpty();
+        assertThat(aborted).hasSize(5).allMatch(s -> s.finishReason() == FinishReason.ABORTED);
+        assertThat(loop.scheduler.hasUnfinished()).isFalse();
+        assertThat(loop.kv.numFreeBlocks()).isEqualTo(64);
+        loop.checkAccounting();
+        Sequence next = loop.add("after", prompt(140, 5), SequenceParams.of(3));
+        loop.runUntilDone(20);
+        assertThat(next.finishReason()).isEqualTo(FinishReason.LENGTH);
+        loop.assertOutputsMatchModelRunAlone();
+    }
+
+    @Test
+    void longSequenceGrowsItsBlockTableToTheWholeContext() {
+        FakeModelLoop loop = loop(64, 1, 200, 2, 100, false);
+        Sequence s = loop.add("long", prompt(150, 30), SequenceParams.of(500));
+        loop.runUntilDone(400);
+        assertThat(s.numTokens()).isEqualTo(200);
+        assertThat(s.finishReason()).isEqualTo(FinishReason.LENGTH);
         loop.assertOutputsMatchModelRunAlone();
     }
 
