@@ -27,7 +27,12 @@ public final class Cli {
         PrintWriter err = cli.getErr();
         boolean userError = e instanceof GgufFormatException || e instanceof IllegalArgumentException
                 || e instanceof java.io.IOException || e instanceof UserException;
-        err.println("tokenmill " + cli.getCommandName() + ": error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        String message = switch (e) {
+            case java.nio.file.NoSuchFileException n -> "no such file: " + n.getFile();
+            case java.nio.file.AccessDeniedException a -> "permission denied: " + a.getFile();
+            default -> e.getMessage() == null ? e.toString() : e.getMessage();
+        };
+        err.println("tokenmill " + cli.getCommandName() + ": error: " + message);
         if (!userError || Boolean.getBoolean("tokenmill.debug")) e.printStackTrace(err);
         err.flush();
         return userError ? 1 : 2;
