@@ -7,6 +7,7 @@ import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelWeights;
 import dev.tokenmill.model.Weight;
 import dev.tokenmill.tensor.GgmlType;
+import dev.tokenmill.tensor.MatMul;
 import dev.tokenmill.tensor.nativ.NativeKernels;
 import dev.tokenmill.tensor.nativ.PackedWeights;
 import dev.tokenmill.tensor.nativ.Q8Activations;
@@ -300,9 +301,10 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Rows [from, to) of one matrix product; fields are set by the caller before each dispatch. Each weight row is
-     * dequantized once into the worker's scratch and reused for every token. Decode (one token) takes the same path
-     * as a batch, not the type's fused dot, so that a token's logits do not depend on the batch it runs in.
+     * Rows [from, to) of one matrix product through {@link MatMul#matmul} (each weight row dequantized once into the
+     * worker's scratch and reused for every token); fields are set by the caller before each dispatch. Decode (one
+     * token) takes the same path as a batch, not the type's fused dot, so that a token's logits do not depend on the
+     * batch it runs in.
      */
     private final class MatmulTask implements ComputePool.RangeTask {
         private Weight w;
@@ -318,16 +320,7 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to, int worker) {
-            Weight w = this.w;
-            float[] in = this.in, out = this.out;
-            int cols = w.cols(), rows = w.rows();
-            var kernel = w.kernel();
-            var data = w.data();
-            float[] row = rowScratch[worker];
-            for (int r = from; r < to; r++) {
-                kernel.dequantize(data, w.rowOffset(r), row, 0, cols);
-                for (int t = 0; t < nTok; t++) out[t * rows + r] = F32Math.dot(row, 0, in, t * cols, cols);
-            }
+            MatMul.matmul(w.kernel(), w.data(), w.rows(), w.cols(), in, nTok, out, from, to, rowScratch[worker]);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.tokenmill.backend.cpu;
 
+import dev.tokenmill.tensor.F32Math;
 import dev.tokenmill.tensor.Fp16;
 
 /**

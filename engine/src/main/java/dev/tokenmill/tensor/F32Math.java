@@ -1,26 +1,26 @@
-package dev.tokenmill.backend.cpu;
+package dev.tokenmill.tensor;
 
-import dev.tokenmill.tensor.VectorSupport;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The float inner loops of the CPU backend: dot products (q.K in attention, a dequantized weight row times each
- * token in a batched matmul) and axpy (sum w*V), with a scalar reference twin and a Vector API version (used when
- * the module is present). The vector dot sums in lane order, so it differs from the
- * scalar one by float rounding only.
+ * Float dot products (q.K in attention, a dequantized weight row times each token in {@link MatMul#matmul}) and
+ * axpy (sum w*V), with a scalar reference twin and a Vector API version (used when the module is present). The
+ * vector dot sums lanes in a fixed order, so it differs from the scalar one by float rounding only and gives the
+ * same bits interpreted and compiled.
  */
-final class F32Math {
+public final class F32Math {
     private static final boolean VECTOR = VectorSupport.available();
 
     private F32Math() {}
 
-    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+    /** a[aOff..aOff+n) . b[bOff..bOff+n). */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         return VECTOR ? Vec.dot(a, aOff, b, bOff, n) : dotScalar(a, aOff, b, bOff, n);
     }
 
     /** y[yOff..yOff+n) += w * x[xOff..xOff+n). */
-    static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {
+    public static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {
         if (VECTOR) Vec.axpy(w, x, xOff, y, yOff, n);
         else axpyScalar(w, x, xOff, y, yOff, n);
     }

@@ -1,4 +1,4 @@
-package dev.tokenmill.backend.cpu;
+package dev.tokenmill.tensor;
 
 import org.junit.jupiter.api.Test;
 
