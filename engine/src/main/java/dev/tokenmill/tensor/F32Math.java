@@ -1,13 +1,21 @@
 package dev.tokenmill.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Float dot products (q.K in attention, a dequantized weight row times each token in {@link MatMul#matmul}) and
- * axpy (sum w*V), with a scalar reference twin and a Vector API version (used when the module is present). The
- * vector dot sums lanes in a fixed order, so it differs from the scalar one by float rounding only and gives the
- * same bits interpreted and compiled.
+ * Float dot products (q.K in attention, a dequantized weight row times each token in {@link MatMul#matmul}), axpy
+ * (sum w*V), and the exp behind softmax and SiLU, with a scalar reference twin and a Vector API version (used when
+ * the module is present). The vector dot sums lanes in a fixed order, so it differs from the scalar one by float
+ * rounding only and gives the same bits interpreted and compiled.
+ *
+ * <p>{@link #exp} is ggml's {@code ggml_v_expf} (the AVX2 form, from Arm's optimized routines: at most 1.5 ulp
+ * from expf), which llama.cpp uses for softmax and SwiGLU. It is written with exactly rounded steps only (fma, mul,
+ * add, integer bit moves), so the vector lanes and the scalar twin give the same bits, interpreted or compiled, and
+ * an element's value never depends on where in an array it sits.
  */
 public final class F32Math {
     private static final boolean VECTOR = VectorSupport.available();
@@ -24,6 +32,61 @@ public final class F32Math {
         if (VECTOR) Vec.axpy(w, x, xOff, y, yOff, n);
         else axpyScalar(w, x, xOff, y, yOff, n);
     }
+
+    /** e^x as ggml_v_expf: within 1.5 ulp of expf; overflows to infinity above about 88.38, to 0 below -103.97. */
+    public static float exp(float x) {
+        float z = Math.fma(x, LOG2E, SHIFT);
+        float n = z - SHIFT;
+        float b = Math.fma(-n, LN2_LO, Math.fma(-n, LN2_HI, x));
+        int e = Float.floatToRawIntBits(z) << 23;
+        float k = Float.intBitsToFloat(e + ONE_BITS);
+        float u = b * b;
+        float j = Math.fma(Math.fma(Math.fma(P4, b, P3), u, Math.fma(P2, b, P1)), u, P0 * b);
+        if (!(Math.abs(n) > 126)) return Math.fma(j, k, k);
+        // 2^n outside the normal range: scale in two steps, or saturate past |n| = 192
+        int g = n <= 0 ? 0x82000000 : 0;
+        float s1 = Float.intBitsToFloat(g + 0x7f000000);
+        if (Math.abs(n) > 192) return s1 * s1;
+        float s2 = Float.intBitsToFloat(e - g);
+        return Math.fma(s2, j, s2) * s1;
+    }
+
+    /** gate[i] = silu(gate[i]) * up[i] over [off, off+n), silu(x) = x / (1 + exp(-x)); as ggml_vec_swiglu_f32. */
+    public static void swiglu(float[] gate, float[] up, int off, int n) {
+        if (VECTOR) Vec.swiglu(gate, up, off, n);
+        else swigluScalar(gate, up, off, 0, n);
+    }
+
+    static void swigluScalar(float[] gate, float[] up, int off, int from, int n) {
+        for (int i = off + from; i < off + n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + exp(-g)) * up[i];
+        }
+    }
+
+    /**
+     * s[off..off+n) = exp(s - max(s)) in place, returning the sum of the new values (added in index order in
+     * double, per vector after a fixed-tree lane sum), for a softmax's normalization.
+     */
+    public static double expMinusMax(float[] s, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = off; i < off + n; i++) max = Math.max(max, s[i]);
+        return VECTOR ? Vec.expMinusMax(s, off, n, max) : expMinusMaxScalar(s, off, 0, n, max, 0);
+    }
+
+    static double expMinusMaxScalar(float[] s, int off, int from, int n, float max, double sum) {
+        for (int i = off + from; i < off + n; i++) {
+            float e = exp(s[i] - max);
+            s[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    private static final float SHIFT = 0x1.8p23f, LOG2E = 0x1.715476p+0f, LN2_HI = 0x1.62e4p-1f, LN2_LO = 0x1.7f7d1cp-20f;
+    private static final float P0 = 0x1.ffffecp-1f, P1 = 0x1.fffdb6p-2f, P2 = 0x1.555e66p-3f, P3 = 0x1.573e2ep-5f,
+            P4 = 0x1.0e4020p-7f;
+    private static final int ONE_BITS = 0x3f800000;
 
     static float dotScalar(float[] a, int aOff, float[] b, int bOff, int n) {
         float s = 0f;
@@ -63,6 +126,46 @@ public final class F32Math {
         static float sumLanes(FloatVector v) {
             for (int half = S.length() / 2; half >= 1; half /= 2) v = v.add(v.slice(half));
             return v.lane(0);
+        }
+
+        /** {@link F32Math#exp} on every lane: the same steps, so the same bits. */
+        static FloatVector exp(FloatVector x) {
+            FloatVector z = x.fma(LOG2E, SHIFT);
+            FloatVector n = z.sub(SHIFT);
+            FloatVector nn = n.neg();
+            FloatVector b = nn.fma(FloatVector.broadcast(S, LN2_LO), nn.fma(FloatVector.broadcast(S, LN2_HI), x));
+            IntVector e = z.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+            FloatVector k = e.add(ONE_BITS).reinterpretAsFloats();
+            FloatVector u = b.mul(b);
+            FloatVector j = b.fma(P4, P3).fma(u, b.fma(P2, P1)).fma(u, b.mul(P0));
+            VectorMask<Float> big = n.abs().compare(VectorOperators.GT, 126f);
+            if (!big.anyTrue()) return j.fma(k, k);
+            float[] lanes = x.toArray(); // rare (|x| > 87): the scalar steps lane by lane
+            for (int i = 0; i < lanes.length; i++) lanes[i] = F32Math.exp(lanes[i]);
+            return FloatVector.fromArray(S, lanes, 0);
+        }
+
+        static void swiglu(float[] gate, float[] up, int off, int n) {
+            int i = 0;
+            int bound = S.loopBound(n);
+            for (; i < bound; i += S.length()) {
+                FloatVector g = FloatVector.fromArray(S, gate, off + i);
+                FloatVector silu = g.div(exp(g.neg()).add(1f));
+                silu.mul(FloatVector.fromArray(S, up, off + i)).intoArray(gate, off + i);
+            }
+            swigluScalar(gate, up, off, i, n);
+        }
+
+        static double expMinusMax(float[] s, int off, int n, float max) {
+            int i = 0;
+            int bound = S.loopBound(n);
+            double sum = 0;
+            for (; i < bound; i += S.length()) {
+                FloatVector e = exp(FloatVector.fromArray(S, s, off + i).sub(max));
+                e.intoArray(s, off + i);
+                sum += sumLanes(e);
+            }
+            return expMinusMaxScalar(s, off, i, n, max, sum);
         }
 
         static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {

@@ -36,4 +36,49 @@ class F32MathTest {
             }
         }
     }
+
+    @Test
+    void expIsWithinTwoUlpOfTheExactValueOverTheWholeRange() {
+        Random r = new Random(11);
+        for (int i = 0; i < 200_000; i++) {
+            float x = -104f + 192.5f * r.nextFloat();
+            double exact = Math.exp(x);
+            float got = F32Math.exp(x);
+            float ref = (float) exact;
+            // subnormal results have an absolute ulp; 1.5 ulp of error plus the reference's own rounding
+            assertThat((double) got).as("exp(%s)", x).isCloseTo(exact, within(2 * (double) Math.ulp(ref) + 0x1p-149));
+        }
+        assertThat(F32Math.exp(0f)).isEqualTo(1f);
+        assertThat(F32Math.exp(89f)).isEqualTo(Float.POSITIVE_INFINITY);
+        assertThat(F32Math.exp(Float.POSITIVE_INFINITY)).isEqualTo(Float.POSITIVE_INFINITY);
+        assertThat(F32Math.exp(-200f)).isEqualTo(0f);
+        assertThat(F32Math.exp(Float.NEGATIVE_INFINITY)).isEqualTo(0f);
+        assertThat(F32Math.exp(Float.NaN)).isNaN();
+    }
+
+    @Test
+    void vectorExpSwigluAndSoftmaxGiveTheScalarBits() {
+        Random r = new Random(5);
+        for (int n : new int[] {1, 7, 16, 33, 100, 4864}) {
+            float[] g = new float[n + 2], up = new float[n + 2];
+            for (int i = 0; i < g.length; i++) {
+                // mostly ordinary values, some far out so the vector path's rare branch runs too
+                g[i] = r.nextInt(10) == 0 ? (float) (r.nextGaussian() * 120) : (float) (r.nextGaussian() * 4);
+                up[i] = (float) r.nextGaussian();
+            }
+            float[] v = g.clone(), sc = g.clone();
+            F32Math.Vec.swiglu(v, up, 2, n);
+            F32Math.swigluScalar(sc, up, 2, 0, n);
+            assertThat(v).as("swiglu n=%d", n).isEqualTo(sc);
+
+            float[] ev = g.clone(), es = g.clone();
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = 2; i < n + 2; i++) max = Math.max(max, g[i]);
+            double sumV = F32Math.Vec.expMinusMax(ev, 2, n, max);
+            double sumS = F32Math.expMinusMaxScalar(es, 2, 0, n, max, 0);
+            assertThat(ev).as("exp(s - max) n=%d", n).isEqualTo(es);
+            assertThat(sumV).isCloseTo(sumS, within(sumS * n * 0x1p-23));
+            assertThat(F32Math.expMinusMax(g.clone(), 2, n)).isCloseTo(sumS, within(sumS * n * 0x1p-23));
+        }
+    }
 }

@@ -12,6 +12,8 @@ import dev.tokenmill.tensor.nativ.NativeKernels;
 import dev.tokenmill.tensor.nativ.PackedWeights;
 import dev.tokenmill.tensor.nativ.Q8Activations;
 
+import dev.tokenmill.backend.cpu.StepProfile.Phase;
+
 import java.lang.foreign.Arena;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -44,8 +46,13 @@ public final class CpuBackend implements Backend {
 
     // scratch, [tokens, width] row-major
     private final float[] x, xb, xr, q, k, v, att, gate, up, xl;
-    private final float[][] scores; // [worker][groupSize * maxSeqLen]: one row of scores per query head of a KV head
-    private final float[][] kvRow;  // [worker][headDim]: one K or V row widened to float
+    private final float[][] scores; // [worker][...]: a row of scores per (token, query head) of an attention run
+    private final float[][] kBlock, vBlock; // [worker][headDim * blockSize]: one KV block of one head as floats
+    private final int[] runStart;   // attention runs of the current batch: [runStart[r], runStart[r + 1])
+    /** Tokens of one sequence whose attention one work item computes, sharing each widened KV block. */
+    private static final int ATTENTION_RUN = 16;
+    /** Floats of scores per worker when a run of {@link #ATTENTION_RUN} tokens needs more than one token's row. */
+    private static final int SCORE_BUDGET = 1 << 20;
     private final float[][] rowScratch; // [worker][widest row]: one dequantized weight row
 
     private final MatmulTask matmul = new MatmulTask();
@@ -58,13 +65,16 @@ public final class CpuBackend implements Backend {
     private final Arena packedArena; // freed by the GC once this backend is unreachable
     private final Q8Activations acts;
     private final AttentionTask attention = new AttentionTask();
+    private int attentionRuns;
+    private final StepProfile prof = new StepProfile();
+    private final RowTask rows = new RowTask();
 
     public CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc) {
         this.cfg = cfg;
         this.weights = weights;
         this.bc = bc;
         int t = bc.maxBatchTokens();
-        this.kv = new PagedKvCache(cfg.nLayers(), bc.numBlocks(), bc.blockSize(), cfg.kvDim(), bc.kvType() == GgmlType.F16);
+        this.kv = new PagedKvCache(cfg.nLayers(), bc.numBlocks(), bc.blockSize(), cfg.nKvHeads(), cfg.headDim(), bc.kvType() == GgmlType.F16);
         this.rope = new RopeTable(bc.maxSeqLen(), cfg.ropeDim(), cfg.ropeFreqBase(), cfg.architecture().neoxRope());
         this.pool = new ComputePool(bc.threads());
         this.logits = new Logits(bc.maxLogitRows(), cfg.vocabSize());
@@ -79,8 +89,13 @@ public final class CpuBackend implements Backend {
         gate = new float[t * cfg.ffnDim()];
         up = new float[t * cfg.ffnDim()];
         xl = new float[bc.maxLogitRows() * cfg.nEmbd()];
-        scores = new float[bc.threads()][cfg.groupSize() * bc.maxSeqLen()];
-        kvRow = new float[bc.threads()][cfg.headDim()];
+        int rowLen = (bc.maxSeqLen() + bc.blockSize() - 1) / bc.blockSize() * bc.blockSize();
+        int scoreFloats = (int) Math.min(Integer.MAX_VALUE - 16,
+                Math.max((long) cfg.groupSize() * rowLen, Math.min((long) ATTENTION_RUN * cfg.groupSize() * rowLen, SCORE_BUDGET)));
+        scores = new float[bc.threads()][scoreFloats];
+        kBlock = new float[bc.threads()][cfg.headDim() * bc.blockSize()];
+        vBlock = new float[bc.threads()][cfg.headDim() * bc.blockSize()];
+        runStart = new int[t + 1];
         rowScratch = new float[bc.threads()][wide];
         packedLayers = new PackedWeights[cfg.nLayers()][7];
         if (bc.nativeKernels() && NativeKernels.available()) {
@@ -145,17 +160,23 @@ public final class CpuBackend implements Backend {
         validate(batch);
         int n = batch.nTokens;
         int d = cfg.nEmbd();
+        long m = prof.mark();
+        prof.step(n);
         for (int t = 0; t < n; t++) weights.tokenEmbd().dequantizeRow(batch.tokens[t], x, t * d);
         // the lookups fault in pages (and the kernel maps neighbours with them): drop them again, so that a large
         // embedding matrix does not creep into the resident set one step at a time (its product uses a packed copy)
         if (releaseEmbeddingPages) MappedPages.release(weights.tokenEmbd().data());
+        prof.add(Phase.EMBED, m);
+        attentionRuns = planAttention(batch);
         for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
 
         int rows = batch.nLogits;
+        m = prof.mark();
         for (int r = 0; r < rows; r++) {
             CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
-        matmul(weights.output(), packedOutput, xl, logits.data(), rows, false);
+        m = prof.add(Phase.NORM, m);
+        matmul(weights.output(), packedOutput, xl, logits.data(), rows, false, Phase.LOGITS);
         logits.setCount(rows);
         return logits;
     }
@@ -164,11 +185,14 @@ public final class CpuBackend implements Backend {
         int n = batch.nTokens;
         int d = cfg.nEmbd();
         int hd = cfg.headDim();
-        for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.attnNorm(), d, cfg.rmsEps());
+        long m = prof.mark();
+        rows.run(RowTask.NORM, n, w.attnNorm());
+        prof.add(Phase.NORM, m);
         PackedWeights[] pw = packedLayers[l];
-        matmul(w.wq(), pw[WQ], xb, q, n, false);
-        matmul(w.wk(), pw[WK], xb, k, n, true);
-        matmul(w.wv(), pw[WV], xb, v, n, true);
+        matmul(w.wq(), pw[WQ], xb, q, n, false, Phase.QKV);
+        matmul(w.wk(), pw[WK], xb, k, n, true, Phase.QKV);
+        matmul(w.wv(), pw[WV], xb, v, n, true, Phase.QKV);
+        m = prof.mark();
         for (int t = 0; t < n; t++) {
             int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
             if (w.bq() != null) {
@@ -185,23 +209,31 @@ public final class CpuBackend implements Backend {
                 if (w.kNorm() != null) CpuOps.rmsNorm(k, kOff + h * hd, k, kOff + h * hd, w.kNorm(), hd, cfg.rmsEps());
                 rope.apply(k, kOff + h * hd, pos);
             }
-            int slot = kv.slot(batch.blockTables[batch.seqOfToken[t]], pos);
-            kv.write(l, slot, k, kOff, v, kOff);
+            kv.write(l, batch.blockTables[batch.seqOfToken[t]][pos / bc.blockSize()], pos % bc.blockSize(), k, kOff, v, kOff);
         }
+        m = prof.add(Phase.ROPE_KV, m);
         attention.layer = l;
         attention.batch = batch;
         long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * hd * 2;
-        parallelFor(n * cfg.nKvHeads(), attention, work);
+        parallelFor(attentionRuns * cfg.nKvHeads(), attention, work);
         attention.batch = null;
-        matmul(w.wo(), pw[WO], att, xb, n, false);
-        CpuOps.add(x, xb, 0, n * d);
+        prof.add(Phase.ATTENTION, m);
+        matmul(w.wo(), pw[WO], att, xb, n, false, Phase.WO);
+        m = prof.mark();
+        rows.run(RowTask.ADD, n, null);
+        m = prof.add(Phase.SWIGLU_ADD, m);
 
-        for (int t = 0; t < n; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, w.ffnNorm(), d, cfg.rmsEps());
-        matmul(w.ffnGate(), pw[FFN_GATE], xb, gate, n, false);
-        matmul(w.ffnUp(), pw[FFN_UP], xb, up, n, true);
-        CpuOps.swiglu(gate, up, 0, n * cfg.ffnDim());
-        matmul(w.ffnDown(), pw[FFN_DOWN], gate, xb, n, false);
-        CpuOps.add(x, xb, 0, n * d);
+        rows.run(RowTask.NORM, n, w.ffnNorm());
+        prof.add(Phase.NORM, m);
+        matmul(w.ffnGate(), pw[FFN_GATE], xb, gate, n, false, Phase.GATE_UP);
+        matmul(w.ffnUp(), pw[FFN_UP], xb, up, n, true, Phase.GATE_UP);
+        m = prof.mark();
+        rows.run(RowTask.SWIGLU, n, null);
+        prof.add(Phase.SWIGLU_ADD, m);
+        matmul(w.ffnDown(), pw[FFN_DOWN], gate, xb, n, false, Phase.DOWN);
+        m = prof.mark();
+        rows.run(RowTask.ADD, n, null);
+        prof.add(Phase.SWIGLU_ADD, m);
     }
 
     /**
@@ -209,14 +241,19 @@ public final class CpuBackend implements Backend {
      * exactly what the previous product read (q, k and v share one input), so its quantized form is reused.
      * {@code p}: the matrix repacked for the native kernels, or null for the Java kernels.
      */
-    private void matmul(Weight w, PackedWeights p, float[] in, float[] out, int nTok, boolean sameInput) {
+    private void matmul(Weight w, PackedWeights p, float[] in, float[] out, int nTok, boolean sameInput, Phase phase) {
         if (nTok == 0) return;
+        long m = prof.mark();
         if (p != null) {
-            if (!sameInput || acts.batch() != nTok || acts.cols() != w.cols()) acts.quantize(in, nTok, w.cols());
+            if (!sameInput || acts.batch() != nTok || acts.cols() != w.cols()) {
+                acts.quantize(in, nTok, w.cols());
+                m = prof.add(Phase.QUANTIZE, m);
+            }
             nativeMatmul.set(p, out);
             int groups = (w.rows() + NativeKernels.ROW_GROUP - 1) / NativeKernels.ROW_GROUP;
             parallelFor(groups, nativeMatmul, (long) w.rows() * w.cols() * nTok);
             nativeMatmul.set(null, null);
+            prof.add(phase, m);
             return;
         }
         float[] src = in;
@@ -227,6 +264,7 @@ public final class CpuBackend implements Backend {
         matmul.set(w, src, out, nTok);
         parallelFor(w.rows(), matmul, (long) w.rows() * w.cols() * nTok);
         matmul.set(null, null, null, 0);
+        prof.add(phase, m);
     }
 
     private void parallelFor(int n, ComputePool.RangeTask task, long work) {
@@ -280,7 +318,39 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
+        if (StepProfile.ENABLED) LOG.info("{}", prof.report());
         pool.close();
+    }
+
+    /**
+     * The per-token steps between products, split over tokens [from, to): x's RMS norm into xb, x += xb, and
+     * gate = silu(gate) * up. Each token's values are computed alone, whichever thread runs it.
+     */
+    private final class RowTask implements ComputePool.RangeTask {
+        static final int NORM = 0, ADD = 1, SWIGLU = 2;
+        private int op;
+        private float[] weight;
+
+        void run(int op, int nTok, float[] weight) {
+            this.op = op;
+            this.weight = weight;
+            int width = op == SWIGLU ? cfg.ffnDim() : cfg.nEmbd();
+            parallelFor(nTok, this, (long) nTok * width * (op == SWIGLU ? 16 : 2));
+            this.weight = null;
+        }
+
+        @Override
+        public void run(int from, int to, int worker) {
+            int d = cfg.nEmbd();
+            switch (op) {
+                case NORM -> {
+                    for (int t = from; t < to; t++) CpuOps.rmsNorm(xb, t * d, x, t * d, weight, d, cfg.rmsEps());
+                }
+                case ADD -> CpuOps.add(x, xb, from * d, (to - from) * d);
+                case SWIGLU -> CpuOps.swiglu(gate, up, from * cfg.ffnDim(), (to - from) * cfg.ffnDim());
+                default -> throw new IllegalStateException("row op " + op);
+            }
+        }
     }
 
     /** Row groups [from, to) of a product through the native kernels. */
@@ -325,10 +395,11 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Causal attention of items [from, to), item = token * nKvHeads + kvHead: for each query head h sharing that KV
-     * head, softmax(q_h . K[0..pos] / sqrt(headDim)) weighted sum of V, reading K/V through the token's sequence
-     * block table. Each K and V row is read (and, in an F16 cache, widened) once for the whole group of query heads.
-     * A (token, head) result is computed the same way whatever else is in the batch.
+     * Causal attention of items [from, to), item = run * nKvHeads + kvHead, where a run is a few consecutive tokens of
+     * one sequence (see {@link #planAttention}): for each token and each query head h sharing that KV head,
+     * softmax(q_h . K[0..pos] / sqrt(headDim)) weighted sum of V, reading K/V block by block through the sequence's
+     * block table. Each block of K and V is widened once per item and serves every token and query head of it.
+     * A (token, head) result is computed the same way whatever else is in the batch or the run.
      */
     private final class AttentionTask implements ComputePool.RangeTask {
         int layer;
@@ -336,29 +407,67 @@ public final class CpuBackend implements Backend {
 
         @Override
         public void run(int from, int to, int worker) {
-            int hd = cfg.headDim(), nkv = cfg.nKvHeads(), group = cfg.groupSize(), maxLen = bc.maxSeqLen();
+            int hd = cfg.headDim(), nkv = cfg.nKvHeads(), group = cfg.groupSize(), bs = bc.blockSize(), qDim = cfg.qDim();
             float scale = (float) (1.0 / Math.sqrt(hd)); // llama.cpp: 1.0f/sqrtf(float(n_embd_head))
             float[] s = scores[worker];
-            float[] row = kvRow[worker];
+            float[] kb = kBlock[worker], vb = vBlock[worker];
             for (int item = from; item < to; item++) {
-                int t = item / nkv, kvh = item % nkv;
-                int[] table = batch.blockTables[batch.seqOfToken[t]];
-                int ctx = batch.positions[t] + 1;
-                int headOff = kvh * hd;
-                int qBase = t * cfg.qDim() + kvh * group * hd;
-                for (int p = 0; p < ctx; p++) {
-                    int slot = kv.slot(table, p);
-                    for (int g = 0; g < group; g++) s[g * maxLen + p] = kv.dotK(layer, slot, headOff, q, qBase + g * hd, hd, row, g == 0);
+                int run = item / nkv, kvh = item % nkv;
+                int t0 = runStart[run], t1 = runStart[run + 1];
+                int[] table = batch.blockTables[batch.seqOfToken[t0]];
+                int lastCtx = batch.positions[t1 - 1] + 1;
+                int nBlocks = (lastCtx + bs - 1) / bs;
+                int stride = nBlocks * bs; // one row of scores per (token, query head)
+                for (int b = 0; b < nBlocks; b++) {
+                    kv.kBlock(layer, table[b], kvh, kb);
+                    for (int t = t0; t < t1; t++) {
+                        if (b * bs > batch.positions[t]) continue;
+                        for (int g = 0; g < group; g++) {
+                            int row = ((t - t0) * group + g) * stride;
+                            PagedAttention.blockScores(q, t * qDim + (kvh * group + g) * hd, kb, bs, hd, s, row + b * bs);
+                        }
+                    }
                 }
-                for (int g = 0; g < group; g++) {
-                    CpuOps.scaledSoftmax(s, g * maxLen, ctx, scale);
-                    java.util.Arrays.fill(att, qBase + g * hd, qBase + (g + 1) * hd, 0f);
+                for (int t = t0; t < t1; t++) {
+                    int ctx = batch.positions[t] + 1;
+                    for (int g = 0; g < group; g++) {
+                        CpuOps.scaledSoftmax(s, ((t - t0) * group + g) * stride, ctx, scale);
+                        int outOff = t * qDim + (kvh * group + g) * hd;
+                        java.util.Arrays.fill(att, outOff, outOff + hd, 0f);
+                    }
                 }
-                for (int p = 0; p < ctx; p++) {
-                    int slot = kv.slot(table, p);
-                    for (int g = 0; g < group; g++) kv.addV(layer, slot, headOff, s[g * maxLen + p], att, qBase + g * hd, hd, row, g == 0);
+                for (int b = 0; b < nBlocks; b++) {
+                    kv.vBlock(layer, table[b], kvh, vb);
+                    for (int t = t0; t < t1; t++) {
+                        int valid = Math.min(bs, batch.positions[t] + 1 - b * bs);
+                        if (valid <= 0) continue;
+                        for (int g = 0; g < group; g++) {
+                            int row = ((t - t0) * group + g) * stride;
+                            PagedAttention.addWeightedRows(s, row + b * bs, valid, vb, hd, att, t * qDim + (kvh * group + g) * hd);
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /**
+     * Cuts the batch into attention runs, {@code runStart[0..nRuns]}: consecutive tokens of one sequence, at most
+     * {@link #ATTENTION_RUN} of them and no more than one worker's score buffer holds (a row of scores per token and
+     * query head, as long as the run's last context rounded up to whole blocks).
+     */
+    private int planAttention(ForwardBatch batch) {
+        int bs = bc.blockSize(), group = cfg.groupSize(), capacity = scores[0].length;
+        int runs = 0;
+        runStart[0] = 0;
+        for (int t = 1; t < batch.nTokens; t++) {
+            int len = t - runStart[runs] + 1;
+            long rowLen = (long) (batch.positions[t] + bs) / bs * bs;
+            if (batch.seqOfToken[t] != batch.seqOfToken[t - 1] || len > ATTENTION_RUN || len * group * rowLen > capacity) {
+                runStart[++runs] = t;
+            }
+        }
+        runStart[++runs] = batch.nTokens;
+        return runs;
     }
 }

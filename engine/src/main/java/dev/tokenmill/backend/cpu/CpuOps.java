@@ -1,5 +1,6 @@
 package dev.tokenmill.backend.cpu;
 
+import dev.tokenmill.tensor.F32Math;
 import dev.tokenmill.tensor.Fp16;
 
 /**
@@ -26,7 +27,7 @@ final class CpuOps {
 
     /**
      * Softmax of {@code s[0..n)} in place after multiplying by {@code scale}; as ggml_compute_forward_soft_max_f32
-     * (exp in float, sum in double, one float reciprocal).
+     * (ggml's vector expf, sum in double, one float reciprocal).
      */
     static void scaledSoftmax(float[] s, int n, float scale) {
         scaledSoftmax(s, 0, n, scale);
@@ -34,27 +35,15 @@ final class CpuOps {
 
     /** As {@link #scaledSoftmax(float[], int, float)} over {@code s[off..off+n)}. */
     static void scaledSoftmax(float[] s, int off, int n, float scale) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = off; i < off + n; i++) {
-            s[i] *= scale;
-            if (s[i] > max) max = s[i];
-        }
-        double sum = 0;
-        for (int i = off; i < off + n; i++) {
-            float e = (float) Math.exp(s[i] - max);
-            s[i] = e;
-            sum += e;
-        }
+        for (int i = off; i < off + n; i++) s[i] *= scale;
+        double sum = F32Math.expMinusMax(s, off, n);
         float inv = (float) (1.0 / sum);
         for (int i = off; i < off + n; i++) s[i] *= inv;
     }
 
-    /** out = silu(gate) * up, silu(x) = x / (1 + exp(-x)); as ggml's swiglu. */
+    /** out = silu(gate) * up, silu(x) = x / (1 + exp(-x)); as ggml's swiglu (see {@link F32Math#swiglu}). */
     static void swiglu(float[] gate, float[] up, int off, int n) {
-        for (int i = off; i < off + n; i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
+        F32Math.swiglu(gate, up, off, n);
     }
 
     /** x[i] += y[i]. */

@@ -1,26 +1,36 @@
 package dev.tokenmill.backend.cpu;
 
-import dev.tokenmill.tensor.F32Math;
 import dev.tokenmill.tensor.Fp16;
 
 /**
- * K and V of every layer in fixed-size blocks. Token slot {@code s = block * blockSize + offset} of layer
- * {@code l} keeps its K at {@code k[l][s * kvDim ..]} ({@code [nKvHeads, headDim]} row-major), V likewise. The
- * block pool hands out block numbers; this class only stores. F16 storage rounds on write (as llama.cpp's F16
+ * K and V of every layer in fixed-size blocks. Within layer {@code l}, block {@code b} keeps
+ * <ul>
+ * <li>K transposed per KV head: element i of head h at offset o at {@code k[l][((b * nKvHeads + h) * headDim + i) *
+ * blockSize + o]}, so the block's K of one head is one run of {@code headDim x blockSize} values in which the
+ * block's positions lie side by side: {@link PagedAttention} scores a whole block of positions with vector fmas and
+ * no horizontal sums;</li>
+ * <li>V by position: token slot {@code s = b * blockSize + o} at {@code v[l][s * kvDim ..]} ({@code [nKvHeads,
+ * headDim]}), rows that attention adds up weighted.</li>
+ * </ul>
+ * The block pool hands out block numbers; this class only stores. F16 storage rounds on write (as llama.cpp's F16
  * cache) and widens on read.
  */
 final class PagedKvCache {
     private final int blockSize;
     private final int numBlocks;
+    private final int nKvHeads;
+    private final int headDim;
     private final int kvDim;
     private final boolean f16;
     private final float[][] k32, v32;
     private final short[][] k16, v16;
 
-    PagedKvCache(int nLayers, int numBlocks, int blockSize, int kvDim, boolean f16) {
+    PagedKvCache(int nLayers, int numBlocks, int blockSize, int nKvHeads, int headDim, boolean f16) {
         this.blockSize = blockSize;
         this.numBlocks = numBlocks;
-        this.kvDim = kvDim;
+        this.nKvHeads = nKvHeads;
+        this.headDim = headDim;
+        this.kvDim = nKvHeads * headDim;
         this.f16 = f16;
         long perLayer = (long) numBlocks * blockSize * kvDim;
         if (perLayer > Integer.MAX_VALUE - 16) {
@@ -43,49 +53,41 @@ final class PagedKvCache {
         return 2L * nLayers * blockSize * kvDim * (f16 ? 2 : 4);
     }
 
-    /** The slot of position {@code pos} of a sequence with this block table. */
-    int slot(int[] blockTable, int pos) {
-        return blockTable[pos / blockSize] * blockSize + pos % blockSize;
-    }
-
-    void write(int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
-        int base = slot * kvDim;
+    /** Stores one token's K and V ({@code kvDim} values each) at offset {@code off} of block {@code block}. */
+    void write(int layer, int block, int off, float[] k, int kOff, float[] v, int vOff) {
+        int vBase = (block * blockSize + off) * kvDim;
+        int kBase = block * blockSize * kvDim + off;
         if (f16) {
             short[] kl = k16[layer], vl = v16[layer];
             for (int i = 0; i < kvDim; i++) {
-                kl[base + i] = Fp16.fromFloat(k[kOff + i]);
-                vl[base + i] = Fp16.fromFloat(v[vOff + i]);
+                kl[kBase + i * blockSize] = Fp16.fromFloat(k[kOff + i]);
+                vl[vBase + i] = Fp16.fromFloat(v[vOff + i]);
             }
         } else {
-            System.arraycopy(k, kOff, k32[layer], base, kvDim);
-            System.arraycopy(v, vOff, v32[layer], base, kvDim);
+            float[] kl = k32[layer];
+            for (int i = 0; i < kvDim; i++) kl[kBase + i * blockSize] = k[kOff + i];
+            System.arraycopy(v, vOff, v32[layer], vBase, kvDim);
         }
     }
 
-    /**
-     * q[qOff..qOff+n) . K[slot][headOff..headOff+n). An F16 row is widened into {@code row} when {@code widen}, else
-     * {@code row} already holds it (query heads sharing a KV head reuse one widening).
-     */
-    float dotK(int layer, int slot, int headOff, float[] q, int qOff, int n, float[] row, boolean widen) {
-        int base = slot * kvDim + headOff;
-        if (!f16) return F32Math.dot(q, qOff, k32[layer], base, n);
-        if (widen) widen(k16[layer], base, row, n);
-        return F32Math.dot(q, qOff, row, 0, n);
+    /** K of head {@code head} in block {@code block} as floats: {@code dst[i * blockSize + o]}, element i at offset o. */
+    void kBlock(int layer, int block, int head, float[] dst) {
+        int base = (block * nKvHeads + head) * headDim * blockSize, n = headDim * blockSize;
+        if (f16) widen(k16[layer], base, dst, 0, n);
+        else System.arraycopy(k32[layer], base, dst, 0, n);
     }
 
-    /** out[outOff..outOff+n) += w * V[slot][headOff..headOff+n); {@code row} and {@code widen} as in dotK. */
-    void addV(int layer, int slot, int headOff, float w, float[] out, int outOff, int n, float[] row, boolean widen) {
-        int base = slot * kvDim + headOff;
-        if (!f16) {
-            F32Math.axpy(w, v32[layer], base, out, outOff, n);
-            return;
+    /** V of head {@code head} in block {@code block} as floats: {@code dst[o * headDim + i]}, element i at offset o. */
+    void vBlock(int layer, int block, int head, float[] dst) {
+        for (int o = 0; o < blockSize; o++) {
+            int base = (block * blockSize + o) * kvDim + head * headDim;
+            if (f16) widen(v16[layer], base, dst, o * headDim, headDim);
+            else System.arraycopy(v32[layer], base, dst, o * headDim, headDim);
         }
-        if (widen) widen(v16[layer], base, row, n);
-        F32Math.axpy(w, row, 0, out, outOff, n);
     }
 
     /** A plain conversion loop, which C2 compiles to vector F16 conversions. */
-    private static void widen(short[] src, int off, float[] dst, int n) {
-        for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(src[off + i]);
+    private static void widen(short[] src, int off, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(src[off + i]);
     }
 }
