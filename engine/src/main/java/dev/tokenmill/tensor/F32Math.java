@@ -101,6 +101,7 @@ public final class F32Math {
     /** Loaded only when the Vector API is present. */
     static final class Vec {
         private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+        private static final VectorSpecies<Integer> I = S.withLanes(int.class);
 
         private Vec() {}
 
@@ -138,11 +139,18 @@ public final class F32Math {
             FloatVector k = e.add(ONE_BITS).reinterpretAsFloats();
             FloatVector u = b.mul(b);
             FloatVector j = b.fma(P4, P3).fma(u, b.fma(P2, P1)).fma(u, b.mul(P0));
-            VectorMask<Float> big = n.abs().compare(VectorOperators.GT, 126f);
-            if (!big.anyTrue()) return j.fma(k, k);
-            float[] lanes = x.toArray(); // rare (|x| > 87): the scalar steps lane by lane
-            for (int i = 0; i < lanes.length; i++) lanes[i] = F32Math.exp(lanes[i]);
-            return FloatVector.fromArray(S, lanes, 0);
+            FloatVector abs = n.abs();
+            VectorMask<Float> big = abs.compare(VectorOperators.GT, 126f);
+            FloatVector res = j.fma(k, k);
+            if (!big.anyTrue()) return res;
+            // rare (|x| > 87): 2^n outside the normal range, the scalar form's two-step scale and saturation lane-wise
+            VectorMask<Integer> neg = n.compare(VectorOperators.LE, 0f).cast(I);
+            IntVector g = IntVector.zero(I).blend(0x82000000, neg);
+            FloatVector s1 = g.add(0x7f000000).reinterpretAsFloats();
+            FloatVector s2 = e.sub(g).reinterpretAsFloats();
+            FloatVector scaled = s2.fma(j, s2).mul(s1);
+            FloatVector saturated = s1.mul(s1);
+            return res.blend(scaled, big).blend(saturated, abs.compare(VectorOperators.GT, 192f));
         }
 
         static void swiglu(float[] gate, float[] up, int off, int n) {

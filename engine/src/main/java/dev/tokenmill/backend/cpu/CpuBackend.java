@@ -415,39 +415,53 @@ public final class CpuBackend implements Backend {
                 int run = item / nkv, kvh = item % nkv;
                 int t0 = runStart[run], t1 = runStart[run + 1];
                 int[] table = batch.blockTables[batch.seqOfToken[t0]];
-                int lastCtx = batch.positions[t1 - 1] + 1;
-                int nBlocks = (lastCtx + bs - 1) / bs;
-                int stride = nBlocks * bs; // one row of scores per (token, query head)
+                int nBlocks = (batch.positions[t1 - 1] + bs) / bs;
+                int stride = nBlocks * bs; // one row of scores per query (token, query head): query j is row j
+                int nq = (t1 - t0) * group;
+                // query j: token t0 + j / group, query head kvh * group + j % group; its q and att rows start at qOff(j)
+                int qBase = t0 * qDim + kvh * group * hd;
                 for (int b = 0; b < nBlocks; b++) {
                     kv.kBlock(layer, table[b], kvh, kb);
-                    for (int t = t0; t < t1; t++) {
-                        if (b * bs > batch.positions[t]) continue;
-                        for (int g = 0; g < group; g++) {
-                            int row = ((t - t0) * group + g) * stride;
-                            PagedAttention.blockScores(q, t * qDim + (kvh * group + g) * hd, kb, bs, hd, s, row + b * bs);
-                        }
+                    int j = firstToken(t0, t1, b * bs) * group; // tokens before it do not reach this block
+                    for (; j + 4 <= nq; j += 4) {
+                        PagedAttention.blockScores4(q, qOff(j, qBase, group, qDim, hd), qOff(j + 1, qBase, group, qDim, hd),
+                                qOff(j + 2, qBase, group, qDim, hd), qOff(j + 3, qBase, group, qDim, hd), kb, bs, hd,
+                                s, j * stride + b * bs, (j + 1) * stride + b * bs, (j + 2) * stride + b * bs, (j + 3) * stride + b * bs);
                     }
+                    for (; j < nq; j++) PagedAttention.blockScores(q, qOff(j, qBase, group, qDim, hd), kb, bs, hd, s, j * stride + b * bs);
                 }
-                for (int t = t0; t < t1; t++) {
-                    int ctx = batch.positions[t] + 1;
-                    for (int g = 0; g < group; g++) {
-                        CpuOps.scaledSoftmax(s, ((t - t0) * group + g) * stride, ctx, scale);
-                        int outOff = t * qDim + (kvh * group + g) * hd;
-                        java.util.Arrays.fill(att, outOff, outOff + hd, 0f);
-                    }
+                for (int j = 0; j < nq; j++) {
+                    CpuOps.scaledSoftmax(s, j * stride, batch.positions[t0 + j / group] + 1, scale);
+                    int outOff = qOff(j, qBase, group, qDim, hd);
+                    java.util.Arrays.fill(att, outOff, outOff + hd, 0f);
                 }
                 for (int b = 0; b < nBlocks; b++) {
                     kv.vBlock(layer, table[b], kvh, vb);
-                    for (int t = t0; t < t1; t++) {
-                        int valid = Math.min(bs, batch.positions[t] + 1 - b * bs);
-                        if (valid <= 0) continue;
-                        for (int g = 0; g < group; g++) {
-                            int row = ((t - t0) * group + g) * stride;
-                            PagedAttention.addWeightedRows(s, row + b * bs, valid, vb, hd, att, t * qDim + (kvh * group + g) * hd);
-                        }
+                    int j = firstToken(t0, t1, b * bs) * group;
+                    int full = firstToken(t0, t1, b * bs + bs - 1) * group; // queries from here see the whole block
+                    for (; j < full; j++) {
+                        int valid = batch.positions[t0 + j / group] + 1 - b * bs;
+                        PagedAttention.addWeightedRows(s, j * stride + b * bs, valid, vb, hd, att, qOff(j, qBase, group, qDim, hd));
                     }
+                    for (; j + 4 <= nq; j += 4) {
+                        PagedAttention.addWeightedRows4(s, j * stride + b * bs, (j + 1) * stride + b * bs, (j + 2) * stride + b * bs,
+                                (j + 3) * stride + b * bs, bs, vb, hd, att, qOff(j, qBase, group, qDim, hd),
+                                qOff(j + 1, qBase, group, qDim, hd), qOff(j + 2, qBase, group, qDim, hd), qOff(j + 3, qBase, group, qDim, hd));
+                    }
+                    for (; j < nq; j++) PagedAttention.addWeightedRows(s, j * stride + b * bs, bs, vb, hd, att, qOff(j, qBase, group, qDim, hd));
                 }
             }
+        }
+
+        /** The first token of [t0, t1) at or past position {@code pos}, relative to t0 ({@code t1 - t0} if none). */
+        private int firstToken(int t0, int t1, int pos) {
+            int t = t0;
+            while (t < t1 && batch.positions[t] < pos) t++;
+            return t - t0;
+        }
+
+        private static int qOff(int j, int qBase, int group, int qDim, int hd) {
+            return qBase + (j / group) * qDim + (j % group) * hd;
         }
     }
 

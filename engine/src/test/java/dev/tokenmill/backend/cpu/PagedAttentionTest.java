@@ -32,6 +32,53 @@ class PagedAttentionTest {
     }
 
     @Test
+    void fourQueryFormsGiveTheBitsOfOneQueryAtATime() {
+        Random r = new Random(8);
+        for (int bs : new int[] {1, 7, 16, 32}) {
+            for (int hd : new int[] {4, 64, 72}) {
+                float[] q = gaussian(r, 4 * hd + 1), kb = gaussian(r, hd * bs), vb = gaussian(r, hd * bs);
+                int[] qo = {1, 1 + hd, 1 + 2 * hd, 1 + 3 * hd};
+                float[] four = new float[4 * bs], one = new float[4 * bs];
+                PagedAttention.blockScores4(q, qo[0], qo[1], qo[2], qo[3], kb, bs, hd, four, 0, bs, 2 * bs, 3 * bs);
+                for (int k = 0; k < 4; k++) PagedAttention.blockScores(q, qo[k], kb, bs, hd, one, k * bs);
+                assertThat(four).as("scores bs=%d hd=%d", bs, hd).isEqualTo(one);
+
+                float[] w = gaussian(r, 4 * bs);
+                float[] y4 = gaussian(r, 4 * hd), y1 = y4.clone();
+                PagedAttention.addWeightedRows4(w, 0, bs, 2 * bs, 3 * bs, bs, vb, hd, y4, 0, hd, 2 * hd, 3 * hd);
+                for (int k = 0; k < 4; k++) PagedAttention.addWeightedRows(w, k * bs, bs, vb, hd, y1, k * hd);
+                assertThat(y4).as("weighted rows bs=%d hd=%d", bs, hd).isEqualTo(y1);
+            }
+        }
+    }
+
+    @Test
+    void vectorWeightedRowsGiveTheScalarTwinsBits() {
+        Random r = new Random(10);
+        for (int n : new int[] {1, 3, 16}) {
+            for (int hd : new int[] {5, 8, 64, 72}) {
+                float[] w = gaussian(r, n + 2), vb = gaussian(r, n * hd), y0 = gaussian(r, hd + 1);
+                float[] y = y0.clone();
+                int c = PagedAttention.Vec.addWeightedRows(w, 2, n, vb, hd, y, 1);
+                PagedAttention.addWeightedRowsScalar(w, 2, n, vb, hd, y, 1, c, false);
+                // lanes fold with one fma per position; elements past the last whole vector multiply, then add
+                float[] fused = y0.clone(), plain = y0.clone();
+                PagedAttention.addWeightedRowsScalar(w, 2, n, vb, hd, fused, 1, 0, true);
+                PagedAttention.addWeightedRowsScalar(w, 2, n, vb, hd, plain, 1, 0, false);
+                for (int e = 0; e < hd; e++) {
+                    assertThat(y[1 + e]).as("n=%d hd=%d element %d", n, hd, e).isEqualTo(e < c ? fused[1 + e] : plain[1 + e]);
+                    double exact = y0[1 + e], mag = Math.abs(y0[1 + e]);
+                    for (int o = 0; o < n; o++) {
+                        exact += (double) w[2 + o] * vb[o * hd + e];
+                        mag += Math.abs((double) w[2 + o] * vb[o * hd + e]);
+                    }
+                    assertThat((double) y[1 + e]).isCloseTo(exact, within(2 * (n + 1) * 0x1p-24 * mag + 1e-30));
+                }
+            }
+        }
+    }
+
+    @Test
     void kvCacheReadsBackWhatItStoredInBothLayouts() {
         Random r = new Random(9);
         int layers = 2, blocks = 3, bs = 4, heads = 2, hd = 8, kvDim = heads * hd;
