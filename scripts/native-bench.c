@@ -13,7 +13,7 @@ int tm_isa(void);
 int tm_set_isa(int);
 int64_t tm_packed_bytes(int, int, int);
 int tm_pack(int, const uint8_t *, int, int, uint8_t *, int, int);
-int tm_quantize_q8(const float *, int, int, int64_t, int8_t *, float *, int32_t *, int32_t *, float *, int32_t *, int32_t *);
+int tm_quantize_q8(const float *, int, int, int64_t, int, int, int8_t *, float *, int32_t *, int32_t *, float *, int32_t *, int32_t *);
 int tm_gemm(int, const uint8_t *, int, int, const int8_t *, const float *, const int32_t *, const float *, const int32_t *,
             const int32_t *, int, float *, int64_t, int, int);
 
@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
             int8_t *qs = aligned_alloc(64, (size_t) B * cols);
             float *d = malloc(4 * B * nb), *m = malloc(4 * B * nb);
             int32_t *c4 = malloc(4 * B * nb), *c8 = malloc(4 * B * nb), *h0 = malloc(4 * B * nb), *h1 = malloc(4 * B * nb);
-            tm_quantize_q8(x, B, cols, cols, qs, d, c4, c8, m, h0, h1);
+            tm_quantize_q8(x, B, cols, cols, 0, cols / 32, qs, d, c4, c8, m, h0, h1);
             double best = 1e9;
             int reps = B == 1 ? 20 : B > 32 ? 1 : 3;
             for (int it = 0; it < (B > 32 ? 20 : 200); it++) {

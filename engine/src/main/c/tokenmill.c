@@ -219,12 +219,13 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
 }
 
 /*
- * Quantizes rows [0, batch) of x (row stride ldx floats) to int8 blocks of 32, as ggml's quantize_row_q8_0_ref
- * but with the scale kept in f32 and round-half-even: d = amax / 127, q = rint(x * (1/d)).
+ * Quantizes the 32-element blocks [blockFrom, blockTo) of every batch row [0, batch) of x (row stride ldx floats) to
+ * int8, as ggml's quantize_row_q8_0_ref but with the scale kept in f32 and round-half-even: d = amax / 127, q = rint(x * (1/d)).
  * Block-major, so a tile of batch rows reads each block's activations at fixed offsets: for block k of batch
  * row b, qs[(k*batch + b)*32 + i], d[k*batch + b], c4[k*batch + b] = -8 * sum(q), c8[k*batch + b] = -128 * sum(q),
  * m[k*batch + b] = d * sum(q) (the block's sum for Q4_K's min term), h0/h1[k*batch + b] = -32 * the sum of the first /
- * last 16 quants (the bias of Q6_K's unsigned 6-bit values).
+ * last 16 quants (the bias of Q6_K's unsigned 6-bit values). Threads may quantize disjoint block ranges of one batch
+ * at once: a range's outputs are one contiguous run of each array, so they share no cache line but at its ends.
  */
 __attribute__((target("avx2,fma")))
 static inline int32_t hsum_epi32(__m256i v) {
@@ -235,12 +236,11 @@ static inline int32_t hsum_epi32(__m256i v) {
 }
 
 __attribute__((target("avx2,fma")))
-static void quantize_avx2(const float *x, int batch, int cols, int64_t ldx, int8_t *qs, float *d, int32_t *c4, int32_t *c8, float *m,
-                          int32_t *h0, int32_t *h1) {
-    const int nb = cols / QK;
+static void quantize_avx2(const float *x, int batch, int64_t ldx, int blockFrom, int blockTo, int8_t *qs, float *d,
+                          int32_t *c4, int32_t *c8, float *m, int32_t *h0, int32_t *h1) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int b = 0; b < batch; b++) {
-        for (int k = 0; k < nb; k++) {
+        for (int k = blockFrom; k < blockTo; k++) {
             const float *xb = x + b * ldx + k * QK;
             __m256 v[4];
             __m256 mx = _mm256_setzero_ps();
@@ -274,10 +274,10 @@ static void quantize_avx2(const float *x, int batch, int cols, int64_t ldx, int8
     }
 }
 
-int tm_quantize_q8(const float *x, int batch, int cols, int64_t ldx, int8_t *qs, float *d, int32_t *c4, int32_t *c8, float *m,
-                   int32_t *h0, int32_t *h1) {
-    if (tm_isa() == ISA_NONE || cols % QK != 0) return -1;
-    quantize_avx2(x, batch, cols, ldx, qs, d, c4, c8, m, h0, h1);
+int tm_quantize_q8(const float *x, int batch, int cols, int64_t ldx, int blockFrom, int blockTo, int8_t *qs, float *d,
+                   int32_t *c4, int32_t *c8, float *m, int32_t *h0, int32_t *h1) {
+    if (tm_isa() == ISA_NONE || cols % QK != 0 || blockFrom < 0 || blockTo > cols / QK || blockFrom > blockTo) return -1;
+    quantize_avx2(x, batch, ldx, blockFrom, blockTo, qs, d, c4, c8, m, h0, h1);
     return 0;
 }
 

@@ -68,6 +68,7 @@ public final class CpuBackend implements Backend {
     private int attentionRuns;
     private final StepProfile prof = new StepProfile();
     private final RowTask rows = new RowTask();
+    private final QuantizeTask quantize = new QuantizeTask();
 
     public CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc) {
         this.cfg = cfg;
@@ -170,21 +171,19 @@ public final class CpuBackend implements Backend {
         attentionRuns = planAttention(batch);
         for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
 
-        int rows = batch.nLogits;
+        int nLogits = batch.nLogits;
         m = prof.mark();
-        for (int r = 0; r < rows; r++) {
+        for (int r = 0; r < nLogits; r++) {
             CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
         m = prof.add(Phase.NORM, m);
-        matmul(weights.output(), packedOutput, xl, logits.data(), rows, false, Phase.LOGITS);
-        logits.setCount(rows);
+        matmul(weights.output(), packedOutput, xl, logits.data(), nLogits, false, Phase.LOGITS);
+        logits.setCount(nLogits);
         return logits;
     }
 
     private void layer(int l, ModelWeights.Layer w, ForwardBatch batch) {
         int n = batch.nTokens;
-        int d = cfg.nEmbd();
-        int hd = cfg.headDim();
         long m = prof.mark();
         rows.run(RowTask.NORM, n, w.attnNorm());
         prof.add(Phase.NORM, m);
@@ -193,28 +192,11 @@ public final class CpuBackend implements Backend {
         matmul(w.wk(), pw[WK], xb, k, n, true, Phase.QKV);
         matmul(w.wv(), pw[WV], xb, v, n, true, Phase.QKV);
         m = prof.mark();
-        for (int t = 0; t < n; t++) {
-            int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
-            if (w.bq() != null) {
-                CpuOps.addBias(q, qOff, w.bq());
-                CpuOps.addBias(k, kOff, w.bk());
-                CpuOps.addBias(v, kOff, w.bv());
-            }
-            int pos = batch.positions[t];
-            for (int h = 0; h < cfg.nHeads(); h++) {
-                if (w.qNorm() != null) CpuOps.rmsNorm(q, qOff + h * hd, q, qOff + h * hd, w.qNorm(), hd, cfg.rmsEps());
-                rope.apply(q, qOff + h * hd, pos);
-            }
-            for (int h = 0; h < cfg.nKvHeads(); h++) {
-                if (w.kNorm() != null) CpuOps.rmsNorm(k, kOff + h * hd, k, kOff + h * hd, w.kNorm(), hd, cfg.rmsEps());
-                rope.apply(k, kOff + h * hd, pos);
-            }
-            kv.write(l, batch.blockTables[batch.seqOfToken[t]][pos / bc.blockSize()], pos % bc.blockSize(), k, kOff, v, kOff);
-        }
+        rows.ropeKv(l, w, batch);
         m = prof.add(Phase.ROPE_KV, m);
         attention.layer = l;
         attention.batch = batch;
-        long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * hd * 2;
+        long work = (long) n * cfg.nHeads() * (batch.positions[n - 1] + 1) * cfg.headDim() * 2;
         parallelFor(attentionRuns * cfg.nKvHeads(), attention, work);
         attention.batch = null;
         prof.add(Phase.ATTENTION, m);
@@ -246,7 +228,9 @@ public final class CpuBackend implements Backend {
         long m = prof.mark();
         if (p != null) {
             if (!sameInput || acts.batch() != nTok || acts.cols() != w.cols()) {
-                acts.quantize(in, nTok, w.cols());
+                quantize.set(in, nTok, w.cols());
+                parallelFor(w.cols() / 32, quantize, (long) nTok * w.cols() / 4);
+                quantize.set(null, 0, 0);
                 m = prof.add(Phase.QUANTIZE, m);
             }
             nativeMatmul.set(p, out);
@@ -323,13 +307,51 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * The per-token steps between products, split over tokens [from, to): x's RMS norm into xb, x += xb, and
-     * gate = silu(gate) * up. Each token's values are computed alone, whichever thread runs it.
+     * The per-token steps between products, split over tokens [from, to): x's RMS norm into xb, x += xb,
+     * gate = silu(gate) * up, and q/k biases, norms and RoPE with the KV cache write. Each token's values are
+     * computed alone, whichever thread runs it.
      */
     private final class RowTask implements ComputePool.RangeTask {
-        static final int NORM = 0, ADD = 1, SWIGLU = 2;
+        static final int NORM = 0, ADD = 1, SWIGLU = 2, ROPE_KV = 3;
         private int op;
         private float[] weight;
+        private int layer;
+        private ModelWeights.Layer lw;
+        private ForwardBatch batch;
+
+        void ropeKv(int layer, ModelWeights.Layer lw, ForwardBatch batch) {
+            this.layer = layer;
+            this.lw = lw;
+            this.batch = batch;
+            op = ROPE_KV;
+            int n = batch.nTokens;
+            parallelFor(n, this, (long) n * (cfg.qDim() + 2 * cfg.kvDim()) * 4);
+            this.lw = null;
+            this.batch = null;
+        }
+
+        private void ropeKv(int from, int to) {
+            int hd = cfg.headDim();
+            ModelWeights.Layer w = lw;
+            for (int t = from; t < to; t++) {
+                int qOff = t * cfg.qDim(), kOff = t * cfg.kvDim();
+                if (w.bq() != null) {
+                    CpuOps.addBias(q, qOff, w.bq());
+                    CpuOps.addBias(k, kOff, w.bk());
+                    CpuOps.addBias(v, kOff, w.bv());
+                }
+                int pos = batch.positions[t];
+                for (int h = 0; h < cfg.nHeads(); h++) {
+                    if (w.qNorm() != null) CpuOps.rmsNorm(q, qOff + h * hd, q, qOff + h * hd, w.qNorm(), hd, cfg.rmsEps());
+                    rope.apply(q, qOff + h * hd, pos);
+                }
+                for (int h = 0; h < cfg.nKvHeads(); h++) {
+                    if (w.kNorm() != null) CpuOps.rmsNorm(k, kOff + h * hd, k, kOff + h * hd, w.kNorm(), hd, cfg.rmsEps());
+                    rope.apply(k, kOff + h * hd, pos);
+                }
+                kv.write(layer, batch.blockTables[batch.seqOfToken[t]][pos / bc.blockSize()], pos % bc.blockSize(), k, kOff, v, kOff);
+            }
+        }
 
         void run(int op, int nTok, float[] weight) {
             this.op = op;
@@ -348,8 +370,26 @@ public final class CpuBackend implements Backend {
                 }
                 case ADD -> CpuOps.add(x, xb, from * d, (to - from) * d);
                 case SWIGLU -> CpuOps.swiglu(gate, up, from * cfg.ffnDim(), (to - from) * cfg.ffnDim());
+                case ROPE_KV -> ropeKv(from, to);
                 default -> throw new IllegalStateException("row op " + op);
             }
+        }
+    }
+
+    /** Quantizes blocks [from, to) of every token of a product's input for the native kernels. */
+    private final class QuantizeTask implements ComputePool.RangeTask {
+        private float[] in;
+        private int nTok, cols;
+
+        void set(float[] in, int nTok, int cols) {
+            this.in = in;
+            this.nTok = nTok;
+            this.cols = cols;
+        }
+
+        @Override
+        public void run(int from, int to, int worker) {
+            acts.quantize(in, nTok, cols, from, to);
         }
     }
 

@@ -35,7 +35,7 @@ final class NativeLibrary {
     final MethodHandle setIsa;       // int tm_set_isa(int)
     final MethodHandle packedBytes;  // int64 tm_packed_bytes(int type, int rows, int cols)
     final MethodHandle pack;         // int tm_pack(int type, u8 *w, int rows, int cols, u8 *out, int gFrom, int gTo)
-    final MethodHandle quantize;     // int tm_quantize_q8(f32 *x, int batch, int cols, int64 ldx, i8 *qs, f32 *d, i32 *c4, i32 *c8, f32 *m, i32 *h0, i32 *h1)
+    final MethodHandle quantize;     // int tm_quantize_q8(f32 *x, int batch, int cols, int64 ldx, int blockFrom, int blockTo, i8 *qs, f32 *d, i32 *c4, i32 *c8, f32 *m, i32 *h0, i32 *h1)
     final MethodHandle quantizeHeap; // the same, critical: x may be a heap segment
     final MethodHandle gemmHeap;     // the same as gemm, critical: y may be a heap segment
     final MethodHandle gemm;         // int tm_gemm(int type, u8 *w, int rows, int cols, i8 *xq, f32 *xd, i32 *xc, f32 *xm, i32 *xh0, i32 *xh1, int batch, f32 *y, int64 ldy, int rowFrom, int rowTo)
@@ -52,8 +52,8 @@ final class NativeLibrary {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT));
         pack = linker.downcallHandle(lib.findOrThrow("tm_pack"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-        FunctionDescriptor quantizeType = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS,
-                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        FunctionDescriptor quantizeType = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT,
+                JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
         quantize = linker.downcallHandle(lib.findOrThrow("tm_quantize_q8"), quantizeType);
         quantizeHeap = linker.downcallHandle(lib.findOrThrow("tm_quantize_q8"), quantizeType, critical);
         FunctionDescriptor gemmType = FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS,

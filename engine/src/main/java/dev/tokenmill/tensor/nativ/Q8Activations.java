@@ -53,25 +53,39 @@ public final class Q8Activations {
 
     /** Quantizes {@code x}, {@code batch} rows of {@code cols} floats, row-major from index 0. */
     public void quantize(float[] x, int batch, int cols) {
+        quantize(x, batch, cols, 0, cols / 32);
+    }
+
+    /**
+     * Quantizes the 32-element blocks {@code [blockFrom, blockTo)} of every row of {@code x}, {@code batch} rows of
+     * {@code cols} floats: threads may quantize disjoint block ranges of one batch at once (each with the same batch
+     * and cols; their outputs share no cache line but at the ends of a range); every block must be done before a
+     * gemm reads the buffer, and the gemm's thread must see the writes (a pool's join does that).
+     */
+    public void quantize(float[] x, int batch, int cols, int blockFrom, int blockTo) {
         check(batch, cols, x.length);
-        quantizeChecked(HeapSegments.of(x), batch, cols);
+        if (blockFrom < 0 || blockTo > cols / 32 || blockFrom > blockTo) {
+            throw new IllegalArgumentException("block range [" + blockFrom + ", " + blockTo + ") outside the " + cols / 32
+                    + " blocks of a row");
+        }
+        quantizeChecked(HeapSegments.of(x), batch, cols, blockFrom, blockTo);
     }
 
     /** Quantizes {@code batch} rows of {@code cols} floats, row-major from byte 0 of {@code x}. */
     public void quantize(MemorySegment x, int batch, int cols) {
         check(batch, cols, x.byteSize() / 4);
-        quantizeChecked(x, batch, cols);
+        quantizeChecked(x, batch, cols, 0, cols / 32);
     }
 
-    private void quantizeChecked(MemorySegment x, int batch, int cols) {
+    private void quantizeChecked(MemorySegment x, int batch, int cols, int blockFrom, int blockTo) {
         NativeLibrary lib = NativeLibrary.LOADED;
         if (lib == null) {
-            ScalarTwin.quantize(x, batch, cols, this);
+            ScalarTwin.quantize(x, batch, cols, blockFrom, blockTo, this);
         } else {
             int rc;
             try {
                 MethodHandle h = x.isNative() ? lib.quantize : lib.quantizeHeap;
-                rc = (int) h.invokeExact(x, batch, cols, (long) cols, qs, d, c4, c8, m, h0, h1);
+                rc = (int) h.invokeExact(x, batch, cols, (long) cols, blockFrom, blockTo, qs, d, c4, c8, m, h0, h1);
             } catch (Throwable t) {
                 throw new IllegalStateException("native quantize failed", t);
             }

@@ -21,9 +21,13 @@ final class ScalarTwin {
      * per block of 32, d = amax / 127, q = rint(x * (1 / d)); writes the layout {@link Q8Activations} documents.
      */
     static void quantize(MemorySegment x, int batch, int cols, Q8Activations out) {
-        int nb = cols / 32;
+        quantize(x, batch, cols, 0, cols / 32, out);
+    }
+
+    /** Blocks [blockFrom, blockTo) of every row of {@link #quantize(MemorySegment, int, int, Q8Activations)}. */
+    static void quantize(MemorySegment x, int batch, int cols, int blockFrom, int blockTo, Q8Activations out) {
         for (int b = 0; b < batch; b++) {
-            for (int k = 0; k < nb; k++) {
+            for (int k = blockFrom; k < blockTo; k++) {
                 long base = ((long) b * cols + k * 32L) * 4;
                 float amax = 0f;
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x.get(F32, base + 4L * i)));

@@ -161,6 +161,18 @@ class NativeKernelsTest {
         assertThat(nat.c4.toArray(ValueLayout.JAVA_INT)).containsExactly(twin.c4.toArray(ValueLayout.JAVA_INT));
         assertThat(nat.c8.toArray(ValueLayout.JAVA_INT)).containsExactly(twin.c8.toArray(ValueLayout.JAVA_INT));
         assertThat(nat.scale(0, 2)).isZero();
+
+        // disjoint block ranges (as compute threads quantize one batch) fill the same buffer as one call
+        Q8Activations split = new Q8Activations(arena, batch, cols);
+        split.quantize(x, batch, cols, 4, 10);
+        split.quantize(x, batch, cols, 0, 1);
+        split.quantize(x, batch, cols, 1, 4);
+        for (MemorySegment[] pair : new MemorySegment[][] {{split.qs, nat.qs}, {split.d, nat.d}, {split.c4, nat.c4},
+                {split.c8, nat.c8}, {split.m, nat.m}, {split.h0, nat.h0}, {split.h1, nat.h1}}) {
+            assertThat(pair[0].toArray(ValueLayout.JAVA_BYTE)).containsExactly(pair[1].toArray(ValueLayout.JAVA_BYTE));
+        }
+        assertThatThrownBy(() -> split.quantize(x, batch, cols, 3, 11)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("block range [3, 11)");
     }
 
     /**
