@@ -64,23 +64,37 @@ public final class F32Math {
         }
     }
 
-    /**
-     * s[off..off+n) = exp(s - max(s)) in place, returning the sum of the new values (added in index order in
-     * double, per vector after a fixed-tree lane sum), for a softmax's normalization.
-     */
-    public static double expMinusMax(float[] s, int off, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = off; i < off + n; i++) max = Math.max(max, s[i]);
-        return VECTOR ? Vec.expMinusMax(s, off, n, max) : expMinusMaxScalar(s, off, 0, n, max, 0);
+    /** s[off..off+n) *= scale in place; returns the largest scaled value (NaN if any is NaN). */
+    public static float scaleMax(float[] s, int off, int n, float scale) {
+        return VECTOR ? Vec.scaleMax(s, off, n, scale) : scaleMaxScalar(s, off, 0, n, scale, Float.NEGATIVE_INFINITY);
     }
 
-    static double expMinusMaxScalar(float[] s, int off, int from, int n, float max, double sum) {
-        for (int i = off + from; i < off + n; i++) {
-            float e = exp(s[i] - max);
-            s[i] = e;
-            sum += e;
+    static float scaleMaxScalar(float[] s, int off, int from, int n, float scale, float max) {
+        for (int i = from; i < n; i++) {
+            s[off + i] *= scale;
+            max = Math.max(max, s[off + i]);
         }
-        return sum;
+        return max;
+    }
+
+    /**
+     * s[off..off+n) = exp(s - max) in place, returning the sum of the new values in double: element i goes to
+     * accumulator i % 4, then (a0 + a1) + (a2 + a3), the same on every path.
+     */
+    public static double expMinusSum(float[] s, int off, int n, float max) {
+        int i = VECTOR ? Vec.expMinus(s, off, n, max) : 0;
+        for (; i < n; i++) s[off + i] = exp(s[off + i] - max);
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (i = 0; i + 4 <= n; i += 4) {
+            a0 += s[off + i];
+            a1 += s[off + i + 1];
+            a2 += s[off + i + 2];
+            a3 += s[off + i + 3];
+        }
+        if (i < n) a0 += s[off + i];
+        if (i + 1 < n) a1 += s[off + i + 1];
+        if (i + 2 < n) a2 += s[off + i + 2];
+        return (a0 + a1) + (a2 + a3);
     }
 
     private static final float SHIFT = 0x1.8p23f, LOG2E = 0x1.715476p+0f, LN2_HI = 0x1.62e4p-1f, LN2_LO = 0x1.7f7d1cp-20f;
@@ -164,16 +178,26 @@ public final class F32Math {
             swigluScalar(gate, up, off, i, n);
         }
 
-        static double expMinusMax(float[] s, int off, int n, float max) {
-            int i = 0;
+        /** s = exp(s - max) over whole vectors of [off, off+n); returns where the scalar tail starts. */
+        static int expMinus(float[] s, int off, int n, float max) {
             int bound = S.loopBound(n);
-            double sum = 0;
-            for (; i < bound; i += S.length()) {
-                FloatVector e = exp(FloatVector.fromArray(S, s, off + i).sub(max));
-                e.intoArray(s, off + i);
-                sum += sumLanes(e);
+            for (int i = 0; i < bound; i += S.length()) exp(FloatVector.fromArray(S, s, off + i).sub(max)).intoArray(s, off + i);
+            return bound;
+        }
+
+        static float scaleMax(float[] s, int off, int n, float scale) {
+            int bound = S.loopBound(n);
+            float max = Float.NEGATIVE_INFINITY;
+            if (bound > 0) {
+                FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                for (int i = 0; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, s, off + i).mul(scale);
+                    v.intoArray(s, off + i);
+                    m = m.max(v);
+                }
+                max = m.reduceLanes(VectorOperators.MAX); // max is exact: any order gives the same value
             }
-            return expMinusMaxScalar(s, off, i, n, max, sum);
+            return scaleMaxScalar(s, off, bound, n, scale, max);
         }
 
         static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {

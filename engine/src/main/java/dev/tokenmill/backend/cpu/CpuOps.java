@@ -35,8 +35,8 @@ final class CpuOps {
 
     /** As {@link #scaledSoftmax(float[], int, float)} over {@code s[off..off+n)}. */
     static void scaledSoftmax(float[] s, int off, int n, float scale) {
-        for (int i = off; i < off + n; i++) s[i] *= scale;
-        double sum = F32Math.expMinusMax(s, off, n);
+        float max = F32Math.scaleMax(s, off, n, scale);
+        double sum = F32Math.expMinusSum(s, off, n, max);
         float inv = (float) (1.0 / sum);
         for (int i = off; i < off + n; i++) s[i] *= inv;
     }
