@@ -76,7 +76,9 @@ final class EngineLoop implements Runnable {
                 throw new IllegalStateException("the engine is closed" + (stoppedBecause == null ? "" : " (" + stoppedBecause + ")")
                         + "; no request can be submitted");
             }
-            incoming.addAll(states);
+            // one element for the whole list: the loop admits all of it at once, so a batch's first step (and which
+            // requests share a prefix computed in it) does not depend on how far the loop got while it was queued
+            incoming.add(List.copyOf(states));
         }
     }
 
@@ -135,6 +137,10 @@ final class EngineLoop implements Runnable {
 
     private boolean admit(Object o) {
         if (o == CLOSE) return true;
+        if (o instanceof List<?> states) {
+            for (Object st : states) admit(st);
+            return false;
+        }
         RequestState st = (RequestState) o;
         live.add(st);
         if (!scheduler.add(st.seq)) complete(st, System.nanoTime()); // can never fit: finished with ERROR
@@ -282,6 +288,7 @@ final class EngineLoop implements Runnable {
         long now = System.nanoTime();
         for (Object o = incoming.poll(); o != null; o = incoming.poll()) {
             if (o instanceof RequestState st) live.add(st);
+            if (o instanceof List<?> states) for (Object st : states) live.add((RequestState) st);
         }
         Result.FinishReason as = reason == FinishReason.ABORTED ? Result.FinishReason.ABORTED : Result.FinishReason.ERROR;
         for (RequestState st : new ArrayList<>(live)) {

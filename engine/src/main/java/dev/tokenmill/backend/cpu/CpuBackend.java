@@ -11,7 +11,6 @@ import dev.tokenmill.tensor.MatMul;
 import dev.tokenmill.tensor.nativ.NativeKernels;
 import dev.tokenmill.tensor.nativ.PackedWeights;
 import dev.tokenmill.tensor.nativ.Q8Activations;
-
 import dev.tokenmill.backend.cpu.StepProfile.Phase;
 
 import java.lang.foreign.Arena;
@@ -26,7 +25,8 @@ import java.util.Map;
  * through the weight type's {@link dev.tokenmill.tensor.RowKernel}, rows split across a fixed {@link ComputePool},
  * or, for the types the native int8 kernels handle (when {@link CpuBackendConfig#nativeKernels()}), through
  * weights repacked once here and activations quantized once per product input; attention is split across
- * (token, head) pairs. Every buffer is allocated here, sized by the config.
+ * (run of tokens of one sequence, KV head) items ({@link PagedAttention}), and the per-token steps between products
+ * across tokens. Every buffer is allocated here, sized by the config; {@link StepProfile} times the phases.
  *
  * <p>A token's result never depends on which other tokens share its step: every product computes each (row, token)
  * pair with the same arithmetic whatever the batch, so batched greedy decoding gives the ids of one-at-a-time runs.
@@ -52,7 +52,7 @@ public final class CpuBackend implements Backend {
     /** Tokens of one sequence whose attention one work item computes, sharing each widened KV block. */
     private static final int ATTENTION_RUN = 16;
     /** Floats of scores per worker when a run of {@link #ATTENTION_RUN} tokens needs more than one token's row. */
-    private static final int SCORE_BUDGET = 1 << 20;
+    private static final int SCORE_BUDGET = 1 << 18;
     private final float[][] rowScratch; // [worker][widest row]: one dequantized weight row
 
     private final MatmulTask matmul = new MatmulTask();
@@ -82,7 +82,8 @@ public final class CpuBackend implements Backend {
         int wide = Math.max(Math.max(cfg.nEmbd(), cfg.qDim()), cfg.ffnDim());
         x = new float[t * cfg.nEmbd()];
         xb = new float[t * Math.max(cfg.nEmbd(), cfg.qDim())];
-        xr = new float[t * wide];
+        // F16 products round their input to F16 first (as ggml does): only then is this buffer needed
+        xr = new float[bc.roundActivations() && hasF16Products(weights) ? t * wide : 0];
         q = new float[t * cfg.qDim()];
         k = new float[t * cfg.kvDim()];
         v = new float[t * cfg.kvDim()];
@@ -109,6 +110,16 @@ public final class CpuBackend implements Backend {
             packedArena = null;
             acts = null;
         }
+    }
+
+    private static boolean hasF16Products(ModelWeights w) {
+        if (w.output().type() == GgmlType.F16) return true;
+        for (ModelWeights.Layer l : w.layers()) {
+            for (Weight m : List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown())) {
+                if (m.type() == GgmlType.F16) return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -176,7 +187,7 @@ public final class CpuBackend implements Backend {
         for (int r = 0; r < nLogits; r++) {
             CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
-        m = prof.add(Phase.NORM, m);
+        prof.add(Phase.NORM, m);
         matmul(weights.output(), packedOutput, xl, logits.data(), nLogits, false, Phase.LOGITS);
         logits.setCount(nLogits);
         return logits;
