@@ -12,13 +12,14 @@
  * folded in block order as acc = fma((float) isum, d_w * d_x, acc). Integer sums are exact and the float steps
  * are fixed, so a row's result has the same bits whatever the batch size, the tile, the thread split or the ISA.
  *
- * vpdpbusd multiplies unsigned by signed bytes: weights are the unsigned side (Q4_0 nibbles 0..15 as they are,
- * Q8_0 stored as w + 128, Q6_K's 6-bit values 0..63) and the bias this adds (8, 128 or 32 times the activation
- * sum) is removed by starting each block's accumulator at -8*sum, -128*sum or -32*sum, which tm_quantize_q8
+ * vpdpbusd multiplies unsigned by signed bytes: weights are the unsigned side (Q4_0 nibbles 0..15 and Q5_0's
+ * 5-bit values 0..31 as they are, Q8_0 stored as w + 128, Q6_K's 6-bit values 0..63) and the bias this adds (8,
+ * 16, 128 or 32 times the activation sum) is removed by starting each block's accumulator at -8*sum, -16*sum,
+ * -128*sum or -32*sum, which tm_quantize_q8
  * precomputes. K-quants keep their own scales: Q4_K per 32 elements (plus its min term), Q6_K per 16 (combined
  * in int32 before the float step); see tile_vnni for the exact steps.
  *
- * Types: Q8_0, Q4_0, Q4_K, Q6_K. Two ISA paths chosen at run time (never -march=native): AVX-512 VNNI, and
+ * Types: Q8_0, Q4_0, Q5_0, Q4_K, Q6_K. Two ISA paths chosen at run time (never -march=native): AVX-512 VNNI, and
  * AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on Q8_0/Q4_0 at
  * batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
  */
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #define TM_Q4_0 2
+#define TM_Q5_0 6
 #define TM_Q8_0 8
 #define TM_Q4_K 12
 #define TM_Q6_K 14
@@ -63,7 +65,7 @@ int tm_set_isa(int level) {
 }
 
 static int quant_bytes(int type) {
-    return type == TM_Q8_0 ? 512 : type == TM_Q4_0 || type == TM_Q4_K ? 256 : type == TM_Q6_K ? 384 : -1;
+    return type == TM_Q8_0 ? 512 : type == TM_Q4_0 || type == TM_Q4_K ? 256 : type == TM_Q5_0 ? 320 : type == TM_Q6_K ? 384 : -1;
 }
 
 static int is_k(int type) { return type == TM_Q4_K || type == TM_Q6_K; }
@@ -81,7 +83,8 @@ int64_t tm_packed_bytes(int type, int rows, int cols) {
  * Packs groups [groupFrom, groupTo) of the ggml matrix w (rows of cols elements) into out (tm_packed_bytes long).
  * Layout: quants of group g, block k at (g*nb + k)*qb, byte 64*j + 4*r + t = element 4j+t of row 16g+r
  * (Q8_0: 8 vectors, stored as w ^ 0x80 = w + 128; Q4_0: 4 vectors of the ggml bytes, whose low nibbles are
- * elements 4j+t and high nibbles 16+4j+t); then all scales: f16 of row 16g+r, block k at
+ * elements 4j+t and high nibbles 16+4j+t; Q5_0: the same 4 vectors of nibbles, then one 64-byte plane of the fifth
+ * bits, bit j of byte 4r+t for element 4j+t and bit 4+j for element 16+4j+t); then all scales: f16 of row 16g+r, block k at
  * scaleBase + ((g*nb + k)*16 + r)*2. Rows past the matrix are zero.
  */
 static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -189,7 +192,8 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
         return 0;
     }
     if (qb < 0 || cols % QK != 0) return -1;
-    const int nb = cols / QK, bb = type == TM_Q8_0 ? 34 : 18;
+    const int nb = cols / QK, bb = type == TM_Q8_0 ? 34 : type == TM_Q5_0 ? 22 : 18;
+    const int qoff = type == TM_Q5_0 ? 6 : 2; /* Q5_0: f16 d, u32 high bits, then the nibbles as Q4_0's */
     const int64_t groups = (rows + GROUP - 1) / GROUP;
     uint8_t *scales = out + groups * nb * qb;
     const uint32_t flip = type == TM_Q8_0 ? 0x80808080u : 0;
@@ -206,11 +210,22 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
                 }
                 const uint8_t *blk = w + (row * nb + k) * bb;
                 memcpy(s + 2 * r, blk, 2);
-                for (int j = 0; j < qb / 64; j++) {
+                for (int j = 0; j < (type == TM_Q5_0 ? 4 : qb / 64); j++) {
                     uint32_t v;
-                    memcpy(&v, blk + 2 + 4 * j, 4);
+                    memcpy(&v, blk + qoff + 4 * j, 4);
                     v ^= flip;
                     memcpy(q + 64 * j + 4 * r, &v, 4);
+                }
+                if (type == TM_Q5_0) { /* the high-bit plane: byte 4r+t, bit j = element 4j+t, bit 4+j = element 16+4j+t */
+                    const uint32_t qh = load_u32(blk + 2);
+                    for (int t = 0; t < 4; t++) {
+                        uint8_t hb = 0;
+                        for (int j = 0; j < 4; j++) {
+                            hb |= (uint8_t) (((qh >> (4 * j + t)) & 1u) << j);
+                            hb |= (uint8_t) (((qh >> (16 + 4 * j + t)) & 1u) << (4 + j));
+                        }
+                        q[256 + 4 * r + t] = hb;
+                    }
                 }
             }
         }
@@ -285,13 +300,13 @@ int tm_quantize_q8(const float *x, int batch, int cols, int64_t ldx, int blockFr
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,fma,f16c,avx2")))
 
-enum { K_Q8_0 = 0, K_Q4_0 = 1, K_Q4_K = 2, K_Q6_K = 3 };
+enum { K_Q8_0 = 0, K_Q4_0 = 1, K_Q4_K = 2, K_Q6_K = 3, K_Q5_0 = 4 };
 
 /* Quantized activations of a tile: arrays as tm_quantize_q8 writes them, advanced to the tile's first batch row. */
 typedef struct {
     const int8_t *q;
     const float *d;
-    const int32_t *c;   /* Q4_0: c4, Q8_0: c8 */
+    const int32_t *c;   /* Q4_0 and Q5_0: c4, Q8_0: c8 */
     const float *m;     /* Q4_K */
     const int32_t *h0;  /* Q6_K */
     const int32_t *h1;
@@ -311,9 +326,9 @@ static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); r
 VNNI static inline __attribute__((always_inline))
 void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *sw, int nb, const acts *a,
                float *y, int64_t ldy, __mmask16 mask) {
-    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : 256;
+    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : kind == K_Q5_0 ? 320 : 256;
     const int64_t xs = a->xs;
-    const __m512i lo = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i lo = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), m10 = _mm512_set1_epi8(0x10);
     __m512 acc[MAX_BT];
 #pragma GCC unroll 16
     for (int b = 0; b < BT; b++) acc[b] = _mm512_setzero_ps();
@@ -330,6 +345,17 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 w[j] = _mm512_and_si512(p, lo);
                 w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), lo);
             }
+        }
+        if (kind == K_Q5_0) { /* add the fifth bits: bit j (and 4+j) of the plane byte moves to bit 4 */
+            const __m512i hp = _mm512_load_si512((const void *) (q + 256));
+            w[0] = _mm512_ternarylogic_epi32(w[0], _mm512_slli_epi16(hp, 4), m10, 0xF8);
+            w[1] = _mm512_ternarylogic_epi32(w[1], _mm512_slli_epi16(hp, 3), m10, 0xF8);
+            w[2] = _mm512_ternarylogic_epi32(w[2], _mm512_slli_epi16(hp, 2), m10, 0xF8);
+            w[3] = _mm512_ternarylogic_epi32(w[3], _mm512_slli_epi16(hp, 1), m10, 0xF8);
+            w[4] = _mm512_ternarylogic_epi32(w[4], hp, m10, 0xF8);
+            w[5] = _mm512_ternarylogic_epi32(w[5], _mm512_srli_epi16(hp, 1), m10, 0xF8);
+            w[6] = _mm512_ternarylogic_epi32(w[6], _mm512_srli_epi16(hp, 2), m10, 0xF8);
+            w[7] = _mm512_ternarylogic_epi32(w[7], _mm512_srli_epi16(hp, 3), m10, 0xF8);
         }
         if (kind == K_Q6_K) { /* add the high bit pairs: bits 2j..2j+1 of the plane byte move to bits 4..5 */
             const __m512i h0 = _mm512_load_si512((const void *) (q + 256)), h1 = _mm512_load_si512((const void *) (q + 320));
@@ -366,7 +392,8 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
             const int8_t *xb = a->q + o * QK;
             __m512i i0;
             if (kind == K_Q6_K || BT <= 2) { /* two chains: Q6_K's halves, or a short tile's latency */
-                i0 = kind == K_Q6_K ? _mm512_set1_epi32(a->h0[o]) : kind == K_Q4_K ? _mm512_setzero_si512() : _mm512_set1_epi32(a->c[o]);
+                i0 = kind == K_Q6_K ? _mm512_set1_epi32(a->h0[o]) : kind == K_Q4_K ? _mm512_setzero_si512()
+                   : _mm512_set1_epi32(kind == K_Q5_0 ? 2 * a->c[o] : a->c[o]);
                 __m512i i1 = kind == K_Q6_K ? _mm512_set1_epi32(a->h1[o]) : _mm512_setzero_si512();
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
@@ -376,7 +403,7 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 i0 = kind == K_Q6_K ? _mm512_add_epi32(_mm512_mullo_epi32(i0, sc0), _mm512_mullo_epi32(i1, sc1))
                                     : _mm512_add_epi32(i0, i1);
             } else {
-                i0 = kind == K_Q4_K ? _mm512_setzero_si512() : _mm512_set1_epi32(a->c[o]);
+                i0 = kind == K_Q4_K ? _mm512_setzero_si512() : _mm512_set1_epi32(kind == K_Q5_0 ? 2 * a->c[o] : a->c[o]);
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) i0 = _mm512_dpbusd_epi32(i0, w[j], _mm512_set1_epi32(load_i32(xb + 4 * j)));
             }
@@ -412,6 +439,7 @@ TILE_SET(vnni, K_Q8_0)
 TILE_SET(vnni, K_Q4_0)
 TILE_SET(vnni, K_Q4_K)
 TILE_SET(vnni, K_Q6_K)
+TILE_SET(vnni, K_Q5_0)
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -427,10 +455,10 @@ TILE_SET(vnni, K_Q6_K)
 AVX2 static inline __attribute__((always_inline))
 void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *sw, int nb, const acts *a,
                float *y, int64_t ldy, __mmask16 mask) {
-    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : 256;
+    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : kind == K_Q5_0 ? 320 : 256;
     const int64_t xs = a->xs;
     const __m256i lo = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char) 0x80);
-    const __m256i m30 = _mm256_set1_epi8(0x30);
+    const __m256i m30 = _mm256_set1_epi8(0x30), m10 = _mm256_set1_epi8(0x10);
     for (int h = 0; h < 2; h++) {
         __m256 acc[MAX_BT];
         for (int b = 0; b < BT; b++) acc[b] = _mm256_setzero_ps();
@@ -457,8 +485,8 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
             for (int b = 0; b < BT; b++) {
                 const int64_t o = k * xs + b;
                 const int8_t *xb = a->q + o * QK;
-                __m256i i0 = kind == K_Q4_0 ? _mm256_set1_epi32(a->c[o]) : kind == K_Q6_K ? _mm256_set1_epi32(a->h0[o])
-                                                                                           : _mm256_setzero_si256();
+                __m256i i0 = kind == K_Q4_0 ? _mm256_set1_epi32(a->c[o]) : kind == K_Q5_0 ? _mm256_set1_epi32(2 * a->c[o])
+                           : kind == K_Q6_K ? _mm256_set1_epi32(a->h0[o]) : _mm256_setzero_si256();
                 __m256i i1 = kind == K_Q6_K ? _mm256_set1_epi32(a->h1[o]) : _mm256_setzero_si256();
                 for (int j = 0; j < 8; j++) {
                     const __m256i xv = _mm256_set1_epi32(load_i32(xb + 4 * j));
@@ -466,6 +494,14 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                     if (kind != K_Q8_0) {
                         __m256i p = _mm256_load_si256((const __m256i *) (q + 64 * (j & 3)));
                         __m256i wv = j < 4 ? _mm256_and_si256(p, lo) : _mm256_and_si256(_mm256_srli_epi16(p, 4), lo);
+                        if (kind == K_Q5_0) {
+                            __m256i hp = _mm256_load_si256((const __m256i *) (q + 256));
+                            hp = j == 0 ? _mm256_slli_epi16(hp, 4) : j == 1 ? _mm256_slli_epi16(hp, 3)
+                               : j == 2 ? _mm256_slli_epi16(hp, 2) : j == 3 ? _mm256_slli_epi16(hp, 1)
+                               : j == 4 ? hp : j == 5 ? _mm256_srli_epi16(hp, 1)
+                               : j == 6 ? _mm256_srli_epi16(hp, 2) : _mm256_srli_epi16(hp, 3);
+                            wv = _mm256_or_si256(wv, _mm256_and_si256(hp, m10));
+                        }
                         if (kind == K_Q6_K) {
                             __m256i hp = _mm256_load_si256((const __m256i *) (q + (j < 4 ? 256 : 320)));
                             const int jj = j & 3;
@@ -501,12 +537,13 @@ TILE_SET(avx2, K_Q8_0)
 TILE_SET(avx2, K_Q4_0)
 TILE_SET(avx2, K_Q4_K)
 TILE_SET(avx2, K_Q6_K)
+TILE_SET(avx2, K_Q5_0)
 
 /* ---------------------------------------------------------------- driver */
 
 /*
  * y[b*ldy + r] = dot(W[r], X[b]) for b in [0, batch), r in [rowFrom, rowTo). W is packed (tm_pack), X quantized
- * by tm_quantize_q8 (cols elements per row; pass its arrays; xc is c4 for Q4_0 and c8 for Q8_0, the others are
+ * by tm_quantize_q8 (cols elements per row; pass its arrays; xc is c4 for Q4_0 and Q5_0 and c8 for Q8_0, the others are
  * read by the K-quants).
  * Groups of 16 rows are the unit of work: splitting rows between threads at multiples of 16 avoids computing
  * a shared group twice. Batches over 16 rows run as near-equal tiles of at most 16, each re-reading the group's
@@ -515,12 +552,13 @@ TILE_SET(avx2, K_Q6_K)
 int tm_gemm(int type, const uint8_t *packed, int rows, int cols, const int8_t *xq, const float *xd,
             const int32_t *xc, const float *xm, const int32_t *xh0, const int32_t *xh1, int batch,
             float *y, int64_t ldy, int rowFrom, int rowTo) {
-    const int kind = type == TM_Q8_0 ? K_Q8_0 : type == TM_Q4_0 ? K_Q4_0 : type == TM_Q4_K ? K_Q4_K : type == TM_Q6_K ? K_Q6_K : -1;
+    const int kind = type == TM_Q8_0 ? K_Q8_0 : type == TM_Q4_0 ? K_Q4_0 : type == TM_Q4_K ? K_Q4_K : type == TM_Q6_K ? K_Q6_K
+                   : type == TM_Q5_0 ? K_Q5_0 : -1;
     if (kind < 0 || cols % (is_k(type) ? QK_K : QK) != 0 || rowFrom < 0 || rowTo > rows || rowFrom > rowTo || batch < 1) return -1;
     const int level = tm_isa();
     if (level == ISA_NONE) return -2;
-    static const tile_fn *const vnni[4] = {tiles_vnni_K_Q8_0, tiles_vnni_K_Q4_0, tiles_vnni_K_Q4_K, tiles_vnni_K_Q6_K};
-    static const tile_fn *const avx2[4] = {tiles_avx2_K_Q8_0, tiles_avx2_K_Q4_0, tiles_avx2_K_Q4_K, tiles_avx2_K_Q6_K};
+    static const tile_fn *const vnni[5] = {tiles_vnni_K_Q8_0, tiles_vnni_K_Q4_0, tiles_vnni_K_Q4_K, tiles_vnni_K_Q6_K, tiles_vnni_K_Q5_0};
+    static const tile_fn *const avx2[5] = {tiles_avx2_K_Q8_0, tiles_avx2_K_Q4_0, tiles_avx2_K_Q4_K, tiles_avx2_K_Q6_K, tiles_avx2_K_Q5_0};
     const tile_fn *tiles = level == ISA_AVX512VNNI ? vnni[kind] : avx2[kind];
     const int nb = cols / QK, qb = quant_bytes(type);
     const int64_t groups = (rows + GROUP - 1) / GROUP;

@@ -6,8 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q4_K
- * and Q6_K weights repacked once at load time, with activations quantized to int8 blocks once per step.
+ * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q5_0,
+ * Q4_K and Q6_K weights repacked once at load time, with activations quantized to int8 blocks once per step.
  *
  * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a
  * {@link #supports supported} type; per step, {@code acts.quantize(x, batch, cols)} once per input (q, k and v
@@ -41,7 +41,7 @@ public final class NativeKernels {
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
     public static boolean supports(GgmlType type) {
         return available() && switch (type) {
-            case Q8_0, Q4_0, Q4_K, Q6_K -> true;
+            case Q8_0, Q4_0, Q5_0, Q4_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -133,7 +133,7 @@ public final class NativeKernels {
         if (rowFrom < 0 || rowTo > w.rows() || rowFrom > rowTo) {
             throw new IllegalArgumentException("row range [" + rowFrom + ", " + rowTo + ") outside the " + w.rows() + " rows of the matrix");
         }
-        MemorySegment bias = w.type() == GgmlType.Q4_0 ? x.c4 : x.c8;
+        MemorySegment bias = w.type() == GgmlType.Q4_0 || w.type() == GgmlType.Q5_0 ? x.c4 : x.c8;
         int rc;
         try {
             MethodHandle h = y.isNative() ? lib.gemm : lib.gemmHeap;

@@ -124,13 +124,21 @@ final class ScalarTwin {
         return w.get(ValueLayout.JAVA_BYTE, at) & 0xff;
     }
 
-    /** The integer quant of element i of a block: Q8_0 the signed byte, Q4_0 the nibble minus 8. */
+    /**
+     * The integer quant of element i of a block: Q8_0 the signed byte, Q4_0 the nibble minus 8, Q5_0 the nibble with
+     * its fifth bit from the 32-bit mask, minus 16.
+     */
     static int weight(GgmlType type, MemorySegment w, long blk, int i) {
         return switch (type) {
             case Q8_0 -> w.get(ValueLayout.JAVA_BYTE, blk + 2 + i);
             case Q4_0 -> {
                 int v = w.get(ValueLayout.JAVA_BYTE, blk + 2 + i % 16) & 0xff;
                 yield (i < 16 ? v & 0x0f : v >>> 4) - 8;
+            }
+            case Q5_0 -> {
+                int qh = w.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), blk + 2);
+                int v = w.get(ValueLayout.JAVA_BYTE, blk + 6 + i % 16) & 0xff;
+                yield ((i < 16 ? v & 0x0f : v >>> 4) | ((qh >>> i) & 1) << 4) - 16;
             }
             default -> throw new IllegalArgumentException("no native kernel for " + type);
         };

@@ -215,7 +215,7 @@ class NativeKernelsTest {
     }
 
     static Stream<GgmlType> types() {
-        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K);
+        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K);
     }
 
     @Test
