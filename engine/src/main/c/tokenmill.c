@@ -19,7 +19,7 @@
  * precomputes. K-quants keep their own scales: Q4_K per 32 elements (plus its min term), Q6_K per 16 (combined
  * in int32 before the float step); see tile_vnni for the exact steps.
  *
- * Types: Q8_0, Q4_0, Q5_0, Q4_K, Q6_K. Two ISA paths chosen at run time (never -march=native): AVX-512 VNNI, and
+ * Types: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Two ISA paths chosen at run time (never -march=native): AVX-512 VNNI, and
  * AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on Q8_0/Q4_0 at
  * batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
  */
@@ -28,9 +28,12 @@
 #include <string.h>
 
 #define TM_Q4_0 2
+#define TM_Q4_1 3
 #define TM_Q5_0 6
+#define TM_Q5_1 7
 #define TM_Q8_0 8
 #define TM_Q4_K 12
+#define TM_Q5_K 13
 #define TM_Q6_K 14
 #define QK_K 256
 #define KMETA 320 /* per group and Q4_K super-block: 16 f16 d, 16 f16 dmin, 8x16 u8 scales, 8x16 u8 mins */
@@ -65,18 +68,24 @@ int tm_set_isa(int level) {
 }
 
 static int quant_bytes(int type) {
-    return type == TM_Q8_0 ? 512 : type == TM_Q4_0 || type == TM_Q4_K ? 256 : type == TM_Q5_0 ? 320 : type == TM_Q6_K ? 384 : -1;
+    return type == TM_Q8_0 ? 512 : type == TM_Q4_0 || type == TM_Q4_1 || type == TM_Q4_K ? 256
+         : type == TM_Q5_0 || type == TM_Q5_1 || type == TM_Q5_K ? 320 : type == TM_Q6_K ? 384 : -1;
 }
 
-static int is_k(int type) { return type == TM_Q4_K || type == TM_Q6_K; }
+static int is_k(int type) { return type == TM_Q4_K || type == TM_Q5_K || type == TM_Q6_K; }
+
+/* Types with a per-block min (Q4_1, Q5_1: w = d*q + m) keep an f16 m beside each f16 d. */
+static int has_min(int type) { return type == TM_Q4_1 || type == TM_Q5_1; }
+
+static int has_fifth(int type) { return type == TM_Q5_0 || type == TM_Q5_1 || type == TM_Q5_K; }
 
 /** Bytes of the packed form of a [rows][cols] matrix of the type, or -1 if unsupported. */
 int64_t tm_packed_bytes(int type, int rows, int cols) {
     int qb = quant_bytes(type);
     if (qb < 0 || cols % (is_k(type) ? QK_K : QK) != 0 || rows <= 0) return -1;
     int64_t groups = (rows + GROUP - 1) / GROUP, nb = cols / QK;
-    if (is_k(type)) return groups * nb * qb + groups * (cols / QK_K) * (type == TM_Q4_K ? KMETA : Q6META);
-    return groups * nb * (qb + 2 * GROUP);
+    if (is_k(type)) return groups * nb * qb + groups * (cols / QK_K) * (type == TM_Q6_K ? Q6META : KMETA);
+    return groups * nb * (qb + (has_min(type) ? 4 : 2) * GROUP);
 }
 
 /*
@@ -101,33 +110,46 @@ static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
 }
 
 /*
- * Q4_K: each 32-element sub-block's nibbles are repacked exactly like a Q4_0 block (so the quants region has the
- * Q4_0 layout, nb = cols/32 blocks), and per group and super-block a KMETA-byte record follows all quants:
- * d[16] f16, dmin[16] f16, then the 6-bit scales and mins unpacked to bytes, sc[8][16] and m[8][16].
+ * Q4_K and Q5_K: each 32-element sub-block's nibbles are repacked exactly like a Q4_0 block (so the quants region has
+ * the Q4_0 layout, nb = cols/32 blocks; Q5_K adds after each block's 256 bytes a 64-byte plane of fifth bits laid out
+ * as Q5_0's), and per group and super-block a KMETA-byte record follows all quants: d[16] f16, dmin[16] f16, then the
+ * 6-bit scales and mins unpacked to bytes, sc[8][16] and m[8][16].
  */
-static void pack_q4_k(const uint8_t *w, int rows, int cols, uint8_t *out, int groupFrom, int groupTo) {
+static void pack_q4_k(const uint8_t *w, int rows, int cols, uint8_t *out, int groupFrom, int groupTo, int five) {
     const int nb = cols / QK, nsb = cols / QK_K;
+    const int qb = five ? 320 : 256, bb = five ? 176 : 144, qsAt = five ? 48 : 16;
     const int64_t groups = (rows + GROUP - 1) / GROUP;
-    uint8_t *metaBase = out + groups * nb * 256;
+    uint8_t *metaBase = out + groups * nb * qb;
     for (int64_t g = groupFrom; g < groupTo; g++) {
         for (int sb = 0; sb < nsb; sb++) {
             uint8_t *meta = metaBase + (g * nsb + sb) * KMETA;
             memset(meta, 0, KMETA);
-            for (int s = 0; s < 8; s++) memset(out + (g * nb + sb * 8 + s) * 256, 0, 256);
+            for (int s = 0; s < 8; s++) memset(out + (g * nb + sb * 8 + s) * qb, 0, qb);
             for (int r = 0; r < GROUP; r++) {
                 int64_t row = g * GROUP + r;
                 if (row >= rows) continue;
-                const uint8_t *blk = w + (row * nsb + sb) * 144;
+                const uint8_t *blk = w + (row * nsb + sb) * bb;
                 memcpy(meta + 2 * r, blk, 2);
                 memcpy(meta + 32 + 2 * r, blk + 2, 2);
                 for (int s = 0; s < 8; s++) {
                     get_scale_min_k4(s, blk + 4, meta + 64 + 16 * s + r, meta + 192 + 16 * s + r);
-                    const uint8_t *qs = blk + 16 + 32 * (s / 2);
+                    const uint8_t *qs = blk + qsAt + 32 * (s / 2);
                     const int shift = 4 * (s & 1);
-                    uint8_t *q = out + (g * nb + sb * 8 + s) * 256;
+                    uint8_t *q = out + (g * nb + sb * 8 + s) * qb;
                     for (int j = 0; j < 4; j++) { /* 4 elements at a time: bytes 4j..4j+3 and 16+4j.. of the sub-block */
                         uint32_t lo4 = load_u32(qs + 4 * j), hi4 = load_u32(qs + 16 + 4 * j);
                         store_u32(q + 64 * j + 4 * r, ((lo4 >> shift) & 0x0F0F0F0Fu) | (((hi4 >> shift) & 0x0F0F0F0Fu) << 4));
+                    }
+                    if (five) { /* element l of sub-block s has its fifth bit at bit s of qh[l] */
+                        const uint8_t *qh = blk + 16;
+                        for (int t = 0; t < 4; t++) {
+                            uint8_t hb = 0;
+                            for (int j = 0; j < 4; j++) {
+                                hb |= (uint8_t) (((qh[4 * j + t] >> s) & 1u) << j);
+                                hb |= (uint8_t) (((qh[16 + 4 * j + t] >> s) & 1u) << (4 + j));
+                            }
+                            q[256 + 4 * r + t] = hb;
+                        }
                     }
                 }
             }
@@ -187,37 +209,42 @@ int tm_pack(int type, const uint8_t *w, int rows, int cols, uint8_t *out, int gr
     int qb = quant_bytes(type);
     if (is_k(type)) {
         if (cols % QK_K != 0) return -1;
-        if (type == TM_Q4_K) pack_q4_k(w, rows, cols, out, groupFrom, groupTo);
+        if (type == TM_Q4_K || type == TM_Q5_K) pack_q4_k(w, rows, cols, out, groupFrom, groupTo, type == TM_Q5_K);
         else pack_q6_k(w, rows, cols, out, groupFrom, groupTo);
         return 0;
     }
     if (qb < 0 || cols % QK != 0) return -1;
-    const int nb = cols / QK, bb = type == TM_Q8_0 ? 34 : type == TM_Q5_0 ? 22 : 18;
-    const int qoff = type == TM_Q5_0 ? 6 : 2; /* Q5_0: f16 d, u32 high bits, then the nibbles as Q4_0's */
+    /* ggml blocks: Q4_0 d, nibbles; Q4_1 d, m, nibbles; Q5_0 d, u32 fifth bits, nibbles; Q5_1 d, m, u32, nibbles */
+    const int nb = cols / QK;
+    const int bb = type == TM_Q8_0 ? 34 : type == TM_Q4_1 ? 20 : type == TM_Q5_0 ? 22 : type == TM_Q5_1 ? 24 : 18;
+    const int hoff = type == TM_Q5_1 ? 4 : 2, qoff = bb - (type == TM_Q8_0 ? 32 : 16);
+    const int sb = (has_min(type) ? 4 : 2) * GROUP; /* scale bytes per group and block: d[16], then m[16] */
     const int64_t groups = (rows + GROUP - 1) / GROUP;
     uint8_t *scales = out + groups * nb * qb;
     const uint32_t flip = type == TM_Q8_0 ? 0x80808080u : 0;
     for (int64_t g = groupFrom; g < groupTo; g++) {
         for (int k = 0; k < nb; k++) {
             uint8_t *q = out + (g * nb + k) * qb;
-            uint8_t *s = scales + (g * nb + k) * GROUP * 2;
+            uint8_t *s = scales + (g * nb + k) * sb;
             for (int r = 0; r < GROUP; r++) {
                 int64_t row = g * GROUP + r;
                 if (row >= rows) {
                     for (int j = 0; j < qb / 64; j++) memset(q + 64 * j + 4 * r, 0, 4);
                     memset(s + 2 * r, 0, 2);
+                    if (has_min(type)) memset(s + 32 + 2 * r, 0, 2);
                     continue;
                 }
                 const uint8_t *blk = w + (row * nb + k) * bb;
                 memcpy(s + 2 * r, blk, 2);
-                for (int j = 0; j < (type == TM_Q5_0 ? 4 : qb / 64); j++) {
+                if (has_min(type)) memcpy(s + 32 + 2 * r, blk + 2, 2);
+                for (int j = 0; j < (type == TM_Q8_0 ? 8 : 4); j++) {
                     uint32_t v;
                     memcpy(&v, blk + qoff + 4 * j, 4);
                     v ^= flip;
                     memcpy(q + 64 * j + 4 * r, &v, 4);
                 }
-                if (type == TM_Q5_0) { /* the high-bit plane: byte 4r+t, bit j = element 4j+t, bit 4+j = element 16+4j+t */
-                    const uint32_t qh = load_u32(blk + 2);
+                if (has_fifth(type)) { /* the high-bit plane: byte 4r+t, bit j = element 4j+t, bit 4+j = element 16+4j+t */
+                    const uint32_t qh = load_u32(blk + hoff);
                     for (int t = 0; t < 4; t++) {
                         uint8_t hb = 0;
                         for (int j = 0; j < 4; j++) {
@@ -300,7 +327,13 @@ int tm_quantize_q8(const float *x, int batch, int cols, int64_t ldx, int blockFr
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,fma,f16c,avx2")))
 
-enum { K_Q8_0 = 0, K_Q4_0 = 1, K_Q4_K = 2, K_Q6_K = 3, K_Q5_0 = 4 };
+enum { K_Q8_0 = 0, K_Q4_0 = 1, K_Q4_K = 2, K_Q6_K = 3, K_Q5_0 = 4, K_Q5_K = 5, K_Q4_1 = 6, K_Q5_1 = 7 };
+
+/* Q4_K and Q5_K share scales, mins and steps; Q5_0 and Q5_K share the plane of fifth bits. */
+#define KMIN(kind) ((kind) == K_Q4_K || (kind) == K_Q5_K)
+#define FIFTH(kind) ((kind) == K_Q5_0 || (kind) == K_Q5_1 || (kind) == K_Q5_K)
+/* Q4_1 and Q5_1: unsigned quants, no bias, and a per-block min added as m * d_x * sum(q_x). */
+#define BMIN(kind) ((kind) == K_Q4_1 || (kind) == K_Q5_1)
 
 /* Quantized activations of a tile: arrays as tm_quantize_q8 writes them, advanced to the tile's first batch row. */
 typedef struct {
@@ -326,7 +359,7 @@ static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); r
 VNNI static inline __attribute__((always_inline))
 void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *sw, int nb, const acts *a,
                float *y, int64_t ldy, __mmask16 mask) {
-    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : kind == K_Q5_0 ? 320 : 256;
+    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : FIFTH(kind) ? 320 : 256;
     const int64_t xs = a->xs;
     const __m512i lo = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), m10 = _mm512_set1_epi8(0x10);
     __m512 acc[MAX_BT];
@@ -346,7 +379,7 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), lo);
             }
         }
-        if (kind == K_Q5_0) { /* add the fifth bits: bit j (and 4+j) of the plane byte moves to bit 4 */
+        if (FIFTH(kind)) { /* add the fifth bits: bit j (and 4+j) of the plane byte moves to bit 4 */
             const __m512i hp = _mm512_load_si512((const void *) (q + 256));
             w[0] = _mm512_ternarylogic_epi32(w[0], _mm512_slli_epi16(hp, 4), m10, 0xF8);
             w[1] = _mm512_ternarylogic_epi32(w[1], _mm512_slli_epi16(hp, 3), m10, 0xF8);
@@ -370,7 +403,7 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
         }
         __m512 dw, dm = _mm512_setzero_ps();
         __m512i sc0 = _mm512_setzero_si512(), sc1 = _mm512_setzero_si512();
-        if (kind == K_Q4_K) {
+        if (KMIN(kind)) {
             const uint8_t *meta = sw + (int64_t) (k / 8) * KMETA;
             const int s = k % 8;
             dw = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256((const __m256i *) meta)),
@@ -383,6 +416,9 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
             dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) meta));
             sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (meta + 32 + 32 * s)));
             sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (meta + 48 + 32 * s)));
+        } else if (BMIN(kind)) {
+            dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (sw + (int64_t) k * GROUP * 4)));
+            dm = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (sw + (int64_t) k * GROUP * 4 + 32)));
         } else {
             dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (sw + (int64_t) k * GROUP * 2)));
         }
@@ -392,7 +428,7 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
             const int8_t *xb = a->q + o * QK;
             __m512i i0;
             if (kind == K_Q6_K || BT <= 2) { /* two chains: Q6_K's halves, or a short tile's latency */
-                i0 = kind == K_Q6_K ? _mm512_set1_epi32(a->h0[o]) : kind == K_Q4_K ? _mm512_setzero_si512()
+                i0 = kind == K_Q6_K ? _mm512_set1_epi32(a->h0[o]) : KMIN(kind) || BMIN(kind) ? _mm512_setzero_si512()
                    : _mm512_set1_epi32(kind == K_Q5_0 ? 2 * a->c[o] : a->c[o]);
                 __m512i i1 = kind == K_Q6_K ? _mm512_set1_epi32(a->h1[o]) : _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -403,13 +439,14 @@ void tile_vnni(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 i0 = kind == K_Q6_K ? _mm512_add_epi32(_mm512_mullo_epi32(i0, sc0), _mm512_mullo_epi32(i1, sc1))
                                     : _mm512_add_epi32(i0, i1);
             } else {
-                i0 = kind == K_Q4_K ? _mm512_setzero_si512() : _mm512_set1_epi32(kind == K_Q5_0 ? 2 * a->c[o] : a->c[o]);
+                i0 = KMIN(kind) || BMIN(kind) ? _mm512_setzero_si512() : _mm512_set1_epi32(kind == K_Q5_0 ? 2 * a->c[o] : a->c[o]);
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) i0 = _mm512_dpbusd_epi32(i0, w[j], _mm512_set1_epi32(load_i32(xb + 4 * j)));
             }
             const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a->d[o]));
             acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s, acc[b]);
-            if (kind == K_Q4_K) acc[b] = _mm512_fnmadd_ps(dm, _mm512_set1_ps(a->m[o]), acc[b]);
+            if (KMIN(kind)) acc[b] = _mm512_fnmadd_ps(dm, _mm512_set1_ps(a->m[o]), acc[b]);
+            if (BMIN(kind)) acc[b] = _mm512_fmadd_ps(dm, _mm512_set1_ps(a->m[o]), acc[b]);
         }
     }
 #pragma GCC unroll 16
@@ -440,6 +477,9 @@ TILE_SET(vnni, K_Q4_0)
 TILE_SET(vnni, K_Q4_K)
 TILE_SET(vnni, K_Q6_K)
 TILE_SET(vnni, K_Q5_0)
+TILE_SET(vnni, K_Q5_K)
+TILE_SET(vnni, K_Q4_1)
+TILE_SET(vnni, K_Q5_1)
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -455,7 +495,7 @@ TILE_SET(vnni, K_Q5_0)
 AVX2 static inline __attribute__((always_inline))
 void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *sw, int nb, const acts *a,
                float *y, int64_t ldy, __mmask16 mask) {
-    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : kind == K_Q5_0 ? 320 : 256;
+    const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : FIFTH(kind) ? 320 : 256;
     const int64_t xs = a->xs;
     const __m256i lo = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char) 0x80);
     const __m256i m30 = _mm256_set1_epi8(0x30), m10 = _mm256_set1_epi8(0x10);
@@ -466,7 +506,7 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
             const uint8_t *q = qw + (int64_t) k * qb + 32 * h;
             __m256 dw, dm = _mm256_setzero_ps();
             __m256i sc0 = _mm256_setzero_si256(), sc1 = _mm256_setzero_si256();
-            if (kind == K_Q4_K) {
+            if (KMIN(kind)) {
                 const uint8_t *meta = sw + (int64_t) (k / 8) * KMETA;
                 const int s = k % 8;
                 dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128((const __m128i *) (meta + 16 * h))),
@@ -479,6 +519,9 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (meta + 16 * h)));
                 sc0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 32 + 32 * s + 8 * h)));
                 sc1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 48 + 32 * s + 8 * h)));
+            } else if (BMIN(kind)) {
+                dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 16 * h)));
+                dm = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 32 + 16 * h)));
             } else {
                 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 2 + 16 * h)));
             }
@@ -494,7 +537,7 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                     if (kind != K_Q8_0) {
                         __m256i p = _mm256_load_si256((const __m256i *) (q + 64 * (j & 3)));
                         __m256i wv = j < 4 ? _mm256_and_si256(p, lo) : _mm256_and_si256(_mm256_srli_epi16(p, 4), lo);
-                        if (kind == K_Q5_0) {
+                        if (FIFTH(kind)) {
                             __m256i hp = _mm256_load_si256((const __m256i *) (q + 256));
                             hp = j == 0 ? _mm256_slli_epi16(hp, 4) : j == 1 ? _mm256_slli_epi16(hp, 3)
                                : j == 2 ? _mm256_slli_epi16(hp, 2) : j == 3 ? _mm256_slli_epi16(hp, 1)
@@ -520,7 +563,8 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 if (kind == K_Q6_K) i0 = _mm256_add_epi32(_mm256_mullo_epi32(i0, sc0), _mm256_mullo_epi32(i1, sc1));
                 const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(a->d[o]));
                 acc[b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), s, acc[b]);
-                if (kind == K_Q4_K) acc[b] = _mm256_fnmadd_ps(dm, _mm256_set1_ps(a->m[o]), acc[b]);
+                if (KMIN(kind)) acc[b] = _mm256_fnmadd_ps(dm, _mm256_set1_ps(a->m[o]), acc[b]);
+                if (BMIN(kind)) acc[b] = _mm256_fmadd_ps(dm, _mm256_set1_ps(a->m[o]), acc[b]);
             }
         }
         for (int b = 0; b < BT; b++) {
@@ -538,6 +582,9 @@ TILE_SET(avx2, K_Q4_0)
 TILE_SET(avx2, K_Q4_K)
 TILE_SET(avx2, K_Q6_K)
 TILE_SET(avx2, K_Q5_0)
+TILE_SET(avx2, K_Q5_K)
+TILE_SET(avx2, K_Q4_1)
+TILE_SET(avx2, K_Q5_1)
 
 /* ---------------------------------------------------------------- driver */
 
@@ -553,18 +600,20 @@ int tm_gemm(int type, const uint8_t *packed, int rows, int cols, const int8_t *x
             const int32_t *xc, const float *xm, const int32_t *xh0, const int32_t *xh1, int batch,
             float *y, int64_t ldy, int rowFrom, int rowTo) {
     const int kind = type == TM_Q8_0 ? K_Q8_0 : type == TM_Q4_0 ? K_Q4_0 : type == TM_Q4_K ? K_Q4_K : type == TM_Q6_K ? K_Q6_K
-                   : type == TM_Q5_0 ? K_Q5_0 : -1;
+                   : type == TM_Q5_0 ? K_Q5_0 : type == TM_Q5_K ? K_Q5_K : type == TM_Q4_1 ? K_Q4_1 : type == TM_Q5_1 ? K_Q5_1 : -1;
     if (kind < 0 || cols % (is_k(type) ? QK_K : QK) != 0 || rowFrom < 0 || rowTo > rows || rowFrom > rowTo || batch < 1) return -1;
     const int level = tm_isa();
     if (level == ISA_NONE) return -2;
-    static const tile_fn *const vnni[5] = {tiles_vnni_K_Q8_0, tiles_vnni_K_Q4_0, tiles_vnni_K_Q4_K, tiles_vnni_K_Q6_K, tiles_vnni_K_Q5_0};
-    static const tile_fn *const avx2[5] = {tiles_avx2_K_Q8_0, tiles_avx2_K_Q4_0, tiles_avx2_K_Q4_K, tiles_avx2_K_Q6_K, tiles_avx2_K_Q5_0};
+    static const tile_fn *const vnni[8] = {tiles_vnni_K_Q8_0, tiles_vnni_K_Q4_0, tiles_vnni_K_Q4_K, tiles_vnni_K_Q6_K,
+                                           tiles_vnni_K_Q5_0, tiles_vnni_K_Q5_K, tiles_vnni_K_Q4_1, tiles_vnni_K_Q5_1};
+    static const tile_fn *const avx2[8] = {tiles_avx2_K_Q8_0, tiles_avx2_K_Q4_0, tiles_avx2_K_Q4_K, tiles_avx2_K_Q6_K,
+                                           tiles_avx2_K_Q5_0, tiles_avx2_K_Q5_K, tiles_avx2_K_Q4_1, tiles_avx2_K_Q5_1};
     const tile_fn *tiles = level == ISA_AVX512VNNI ? vnni[kind] : avx2[kind];
     const int nb = cols / QK, qb = quant_bytes(type);
     const int64_t groups = (rows + GROUP - 1) / GROUP;
     const uint8_t *scales = packed + groups * nb * qb;
-    const int64_t scaleBytes = kind == K_Q4_K ? (int64_t) (cols / QK_K) * KMETA
-                             : kind == K_Q6_K ? (int64_t) (cols / QK_K) * Q6META : (int64_t) nb * GROUP * 2;
+    const int64_t scaleBytes = KMIN(kind) ? (int64_t) (cols / QK_K) * KMETA
+                             : kind == K_Q6_K ? (int64_t) (cols / QK_K) * Q6META : (int64_t) nb * GROUP * (BMIN(kind) ? 4 : 2);
     /* Batch rows in chunks whose activations stay in L2 (512 KB of a Zen 4 core's 1 MB) while every group of the range passes over them;
        a long prompt then re-reads the weights once per chunk instead of the activations once per group. */
     int chunk = (512 * 1024 / cols) / MAX_BT * MAX_BT;

@@ -8,7 +8,7 @@ import dev.tokenmill.tensor.GgmlType;
  * {@code maxSeqs} sequences and returns at most {@code maxLogitRows} logit rows, and no sequence is longer than
  * {@code maxSeqLen}. {@code kvType} is F32 (exact, as the llama.cpp reference runs) or F16 (half the memory).
  * {@code roundActivations} makes F16-weight products round the activations to F16 first, as llama.cpp's CPU
- * backend does, so that logits match it more closely. {@code nativeKernels} runs Q8_0, Q4_0, Q5_0, Q4_K and Q6_K products
+ * backend does, so that logits match it more closely. {@code nativeKernels} runs Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K products
  * through the native int8 kernels where they are available ({@code dev.tokenmill.tensor.nativ}): the activations
  * are then quantized to 8 bits per block, as llama.cpp's CPU backend does, and the weights repacked once at start.
  */

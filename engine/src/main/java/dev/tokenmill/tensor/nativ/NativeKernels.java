@@ -6,8 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q5_0,
- * Q4_K and Q6_K weights repacked once at load time, with activations quantized to int8 blocks once per step.
+ * Native int8 matrix products (libtokenmill.so: AVX-512 VNNI or AVX2, chosen at run time) for Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights repacked once at load time, with activations quantized to int8 blocks once per step.
  *
  * <p>Use: at load, {@code packed = pack(type, tensor, rows, cols, arena)} for each matrix of a
  * {@link #supports supported} type; per step, {@code acts.quantize(x, batch, cols)} once per input (q, k and v
@@ -41,7 +41,7 @@ public final class NativeKernels {
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
     public static boolean supports(GgmlType type) {
         return available() && switch (type) {
-            case Q8_0, Q4_0, Q5_0, Q4_K, Q6_K -> true;
+            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> true;
             default -> false;
         };
     }

@@ -53,7 +53,8 @@ final class ScalarTwin {
 
     /**
      * y[b*ldy + r] for r in [rowFrom, rowTo): per 32-element block k in order, the exact integer dot of the weight
-     * quants with the activation quants, then {@code acc = fma((float) isum, d_w * d_x, acc)}; for Q4_K, whose
+     * quants with the activation quants, then {@code acc = fma((float) isum, d_w * d_x, acc)}; for Q4_K (and Q5_K, the
+     * same with 5-bit quants), whose
      * weights are {@code d*sc * q - dmin*m} per sub-block of 32, {@code d_w = d*sc} (exact in float) and then
      * {@code acc = fma(-(dmin*m), d_x * sum(q_x), acc)}; for Q6_K, whose weights are {@code d*sc*(q - 32)} with a scale
      * per 16 elements, {@code isum = sc_lo * isum_lo + sc_hi * isum_hi} over the two halves and {@code d_w = d}.
@@ -66,7 +67,8 @@ final class ScalarTwin {
             for (int b = 0; b < x.batch(); b++) {
                 float acc = 0f;
                 for (int k = 0; k < nb; k++) {
-                    if (type == GgmlType.Q4_K) {
+                    if (type == GgmlType.Q4_K || type == GgmlType.Q5_K) {
+                        boolean five = type == GgmlType.Q5_K;
                         long blk = r * rowBytes + (long) (k / 8) * type.blockBytes();
                         int s = k % 8;
                         int[] scMin = scaleMinK4(w, blk + 4, s);
@@ -74,7 +76,9 @@ final class ScalarTwin {
                         float dmin = Fp16.toFloat(w.get(I16, blk + 2)) * scMin[1];
                         int isum = 0;
                         for (int i = 0; i < 32; i++) {
-                            int q = (w.get(ValueLayout.JAVA_BYTE, blk + 16 + 32L * (s / 2) + i) >> (4 * (s & 1))) & 0x0f;
+                            // Q5_K: nibbles after 32 bytes of fifth bits, element i of sub-block s at bit s of qh[i]
+                            int q = (w.get(ValueLayout.JAVA_BYTE, blk + (five ? 48 : 16) + 32L * (s / 2) + i) >> (4 * (s & 1))) & 0x0f;
+                            if (five) q |= ((byteAt(w, blk + 16 + i) >> s) & 1) << 4;
                             isum += q * x.quant(b, k * 32 + i);
                         }
                         acc = Math.fma((float) isum, dsc * x.scale(b, k), acc);
@@ -96,6 +100,8 @@ final class ScalarTwin {
                     int isum = 0;
                     for (int i = 0; i < 32; i++) isum += weight(type, w, blk, i) * x.quant(b, k * 32 + i);
                     acc = Math.fma((float) isum, dw * x.scale(b, k), acc);
+                    // Q4_1, Q5_1: w = d*q + m, the min's part of the dot is m * d_x * sum(q_x)
+                    if (type == GgmlType.Q4_1 || type == GgmlType.Q5_1) acc = Math.fma(Fp16.toFloat(w.get(I16, blk + 2)), x.scaledSum(b, k), acc);
                 }
                 y[b * ldy + r] = acc;
             }
@@ -125,8 +131,8 @@ final class ScalarTwin {
     }
 
     /**
-     * The integer quant of element i of a block: Q8_0 the signed byte, Q4_0 the nibble minus 8, Q5_0 the nibble with
-     * its fifth bit from the 32-bit mask, minus 16.
+     * The integer quant of element i of a block: Q8_0 the signed byte, Q4_0 the nibble minus 8, Q4_1 the nibble, Q5_0
+     * the nibble with its fifth bit from the 32-bit mask, minus 16, Q5_1 the same without the offset.
      */
     static int weight(GgmlType type, MemorySegment w, long blk, int i) {
         return switch (type) {
@@ -135,10 +141,15 @@ final class ScalarTwin {
                 int v = w.get(ValueLayout.JAVA_BYTE, blk + 2 + i % 16) & 0xff;
                 yield (i < 16 ? v & 0x0f : v >>> 4) - 8;
             }
-            case Q5_0 -> {
-                int qh = w.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), blk + 2);
-                int v = w.get(ValueLayout.JAVA_BYTE, blk + 6 + i % 16) & 0xff;
-                yield ((i < 16 ? v & 0x0f : v >>> 4) | ((qh >>> i) & 1) << 4) - 16;
+            case Q4_1 -> {
+                int v = w.get(ValueLayout.JAVA_BYTE, blk + 4 + i % 16) & 0xff;
+                yield i < 16 ? v & 0x0f : v >>> 4;
+            }
+            case Q5_0, Q5_1 -> {
+                boolean min = type == GgmlType.Q5_1;
+                int qh = w.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), blk + (min ? 4 : 2));
+                int v = w.get(ValueLayout.JAVA_BYTE, blk + (min ? 8 : 6) + i % 16) & 0xff;
+                yield ((i < 16 ? v & 0x0f : v >>> 4) | ((qh >>> i) & 1) << 4) - (min ? 0 : 16);
             }
             default -> throw new IllegalArgumentException("no native kernel for " + type);
         };

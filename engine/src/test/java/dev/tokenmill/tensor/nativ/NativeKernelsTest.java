@@ -215,7 +215,8 @@ class NativeKernelsTest {
     }
 
     static Stream<GgmlType> types() {
-        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K);
+        return Stream.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K,
+                GgmlType.Q6_K);
     }
 
     @Test
@@ -247,8 +248,8 @@ class NativeKernelsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[3, 17)");
         assertThatThrownBy(() -> acts.quantize(new float[5 * 64], 5, 64))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("5 x 64");
-        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q5_K, w, 16, 256, arena))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q5_K");
+        assertThatThrownBy(() -> NativeKernels.pack(GgmlType.F16, w, 16, 256, arena))
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("F16");
         assertThatThrownBy(() -> NativeKernels.pack(GgmlType.Q4_K, w, 1, 96, arena))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 256");
     }
@@ -264,7 +265,12 @@ class NativeKernelsTest {
         long scaleAt = type == GgmlType.Q6_K ? 208 : 0;
         for (long blk = 0; blk < bytes / type.blockBytes(); blk++) {
             w.set(I16, blk * type.blockBytes() + scaleAt, Fp16.fromFloat((float) rnd.nextDouble(-2e-3, 2e-3)));
-            if (type == GgmlType.Q4_K) w.set(I16, blk * type.blockBytes() + 2, Fp16.fromFloat((float) rnd.nextDouble(0, 1e-3)));
+            if (type == GgmlType.Q4_K || type == GgmlType.Q5_K) {
+                w.set(I16, blk * type.blockBytes() + 2, Fp16.fromFloat((float) rnd.nextDouble(0, 1e-3)));
+            }
+            if (type == GgmlType.Q4_1 || type == GgmlType.Q5_1) { // the min, about -8 or -16 quant steps as real ones
+                w.set(I16, blk * type.blockBytes() + 2, Fp16.fromFloat((float) rnd.nextDouble(-3e-2, 3e-2)));
+            }
         }
         return w;
     }
