@@ -7,6 +7,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -31,7 +32,9 @@ import java.util.List;
  *   <li>waiting sequences are admitted, front of the queue first, each with the prefix-cache hit on its leading
  *       full blocks (never its last token, whose logits are needed) and a first prefill chunk. Admission stops at
  *       the first sequence that does not fit, so nobody overtakes it; there are no admissions in a step that had
- *       to preempt.</li>
+ *       to preempt. Admission also stops, for one step, at a sequence whose next prompt block is being filled in
+ *       this step by a planned sequence with the same leading tokens: next step it reads that block from the cache,
+ *       so requests that share a long header and arrive together compute it once.</li>
  * </ol>
  * When a running sequence needs a block and the pool is empty, the most recently arrived running sequence is
  * preempted: its blocks are released (full ones stay in the prefix cache) and it goes back to the front of the
@@ -165,6 +168,7 @@ public final class Scheduler {
             Sequence seq = waiting.peekFirst();
             int numHits = seq.params().promptLogits() ? 0 : kv.findCachedPrefix(seq.tokenArray(), seq.numTokens() - 1, hits);
             int cached = numHits * kv.blockSize();
+            if (out.numSeqs > 0 && nextBlockFilledThisStep(seq, cached)) break; // next step it reads that block cached
             int room = kv.maxTokens(seq.blockTable, hits, numHits) - cached;
             if (room < 1) break;
             int n = Math.min(Math.min(seq.numTokens() - cached, budget), room);
@@ -316,6 +320,23 @@ public final class Scheduler {
             if (running.get(mid).arrival < seq.arrival) lo = mid + 1; else hi = mid;
         }
         running.add(lo, seq);
+    }
+
+    /**
+     * Whether a sequence planned in this step fills, during this step, the block of {@code seq}'s prompt that follows
+     * its {@code cached} cached tokens (same tokens from position 0). Admitting {@code seq} one step later then reads
+     * that block from the prefix cache instead of computing it a second time: requests sharing a long header that
+     * arrive together compute it once.
+     */
+    private boolean nextBlockFilledThisStep(Sequence seq, int cached) {
+        int end = cached + kv.blockSize();
+        if (!kv.prefixCaching() || seq.params().promptLogits() || end > seq.numTokens() - 1) return false;
+        for (int i = 0; i < out.numSeqs; i++) {
+            Sequence p = out.seqs[i];
+            if (p.numComputedTokens >= end || p.numComputedTokens + p.numScheduledTokens < end) continue;
+            if (Arrays.equals(seq.tokenArray(), 0, end, p.tokenArray(), 0, end)) return true;
+        }
+        return false;
     }
 
     private void plan(Sequence seq, int n) {

@@ -121,17 +121,37 @@ class SchedulerTest {
     }
 
     @Test
-    void sharedSystemPromptOfABatchJobIsComputedOnlyByTheRequestsOfTheFirstStep() {
+    void sharedSystemPromptOfABatchJobIsComputedOnce() {
         // the acceptance workload: 32 requests x (256 shared + 64 own prompt tokens), 64 generated
         FakeModelLoop loop = loop(512, 32, 4096, 16, 1024, true);
         int[] system = prompt(160, 256);
         for (int i = 0; i < 32; i++) loop.add("r" + i, concat(system, prompt(161 + i, 64)), SequenceParams.of(64));
+        loop.step();
+        // r1 would fit the first step's budget, but r0 is filling r1's first block in it: r1 waits one step
+        assertThat(loop.lastOut.numSequences()).isEqualTo(1);
         loop.runUntilDone(500);
         loop.assertOutputsMatchModelRunAlone();
         long cached = loop.added.stream().mapToLong(Sequence::numCachedPromptTokens).sum();
-        // r0 and r1 share the first step (nothing is cached yet); the other 30 find all 16 prefix blocks
-        assertThat(cached).isEqualTo(30 * 256);
+        // every request after r0 finds all 16 prefix blocks
+        assertThat(cached).isEqualTo(31 * 256);
         assertThat(loop.computedTokens).isEqualTo(32 * 320 - cached + 32 * 63);
+    }
+
+    @Test
+    void admissionWaitsForAPrefixBeingFilledOnlyWhileItIsFilledInThisStep() {
+        FakeModelLoop loop = loop(16, 4, 256, 4, 64, true);
+        int[] system = prompt(40, 24); // 6 blocks: a's 24-token header takes two steps of a 16-token budget
+        Sequence a = loop.add("a", concat(system, prompt(41, 3)), SequenceParams.of(4));
+        Sequence b = loop.add("b", concat(system, prompt(42, 5)), SequenceParams.of(4));
+        Sequence c = loop.add("c", prompt(43, 9), SequenceParams.of(4)); // shares nothing, queued behind b
+        loop.step(); // a: 16 tokens (blocks 0-3), which b needs next: b and c wait
+        assertThat(loop.lastOut.numSequences()).isEqualTo(1);
+        loop.step(); // a: 11 more (blocks 4-5 and its own 3 tokens); b would find 4 blocks and need a's 5th: waits
+        assertThat(loop.lastOut.numSequences()).isEqualTo(1);
+        loop.runUntilDone(200);
+        assertThat(b.numCachedPromptTokens()).isEqualTo(24);
+        assertThat(c.numCachedPromptTokens()).isZero();
+        loop.assertOutputsMatchModelRunAlone();
     }
 
     @Test

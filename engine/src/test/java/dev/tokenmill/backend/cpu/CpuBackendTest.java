@@ -175,6 +175,25 @@ class CpuBackendTest {
     }
 
     @Test
+    void anyBlockSizeGivesTheSameLogits() throws Exception {
+        // attention scores a whole block of positions at once (vector lanes, then a scalar tail for sizes that are
+        // not a multiple of the vector length) and groups query heads in fours: no block size may change a bit
+        TinyModel tiny = TinyModel.qwen2(11);
+        int[] ids = randomIds(23, tiny.vocab, 17);
+        try (Model m = ModelLoader.load(tiny.write(dir));
+             CpuBackend four = new CpuBackend(m.config(), m.weights(), config(4, 6, 32, 1, 2))) {
+            float[][] want = prefill(four, ids, consecutive(6));
+            for (int bs : new int[] {1, 3, 16, 24}) {
+                int blocks = (ids.length + bs - 1) / bs;
+                try (CpuBackend other = new CpuBackend(m.config(), m.weights(), config(bs, blocks, 32, 1, 2))) {
+                    float[][] got = prefill(other, ids, consecutive(blocks));
+                    for (int t = 0; t < ids.length; t++) assertThat(got[t]).as("block size %d, position %d", bs, t).containsExactly(want[t]);
+                }
+            }
+        }
+    }
+
+    @Test
     void threadCountDoesNotChangeLogits() throws Exception {
         TinyModel tiny = TinyModel.qwen3(8);
         int[] ids = randomIds(17, tiny.vocab, 15);
