@@ -474,12 +474,14 @@ public final class CpuBackend implements Backend {
                 for (int b = 0; b < nBlocks; b++) {
                     kv.kBlock(layer, table[b], kvh, kb);
                     int j = firstToken(t0, t1, b * bs) * group; // tokens before it do not reach this block
-                    for (; j + 4 <= nq; j += 4) {
-                        PagedAttention.blockScores4(q, qOff(j, qBase, group, qDim, hd), qOff(j + 1, qBase, group, qDim, hd),
-                                qOff(j + 2, qBase, group, qDim, hd), qOff(j + 3, qBase, group, qDim, hd), kb, bs, hd,
-                                s, j * stride + b * bs, (j + 1) * stride + b * bs, (j + 2) * stride + b * bs, (j + 3) * stride + b * bs);
+                    // four queries at a time; a last group of fewer repeats its last query (same bits, stored again), which
+                    // costs no more than one query alone: a single chain of fmas waits on its own latency
+                    for (; j < nq; j += 4) {
+                        int j1 = Math.min(j + 1, nq - 1), j2 = Math.min(j + 2, nq - 1), j3 = Math.min(j + 3, nq - 1);
+                        PagedAttention.blockScores4(q, qOff(j, qBase, group, qDim, hd), qOff(j1, qBase, group, qDim, hd),
+                                qOff(j2, qBase, group, qDim, hd), qOff(j3, qBase, group, qDim, hd), kb, bs, hd,
+                                s, j * stride + b * bs, j1 * stride + b * bs, j2 * stride + b * bs, j3 * stride + b * bs);
                     }
-                    for (; j < nq; j++) PagedAttention.blockScores(q, qOff(j, qBase, group, qDim, hd), kb, bs, hd, s, j * stride + b * bs);
                 }
                 for (int j = 0; j < nq; j++) {
                     CpuOps.scaledSoftmax(s, j * stride, batch.positions[t0 + j / group] + 1, scale);
@@ -494,12 +496,12 @@ public final class CpuBackend implements Backend {
                         int valid = batch.positions[t0 + j / group] + 1 - b * bs;
                         PagedAttention.addWeightedRows(s, j * stride + b * bs, valid, vb, hd, att, qOff(j, qBase, group, qDim, hd));
                     }
-                    for (; j + 4 <= nq; j += 4) {
-                        PagedAttention.addWeightedRows4(s, j * stride + b * bs, (j + 1) * stride + b * bs, (j + 2) * stride + b * bs,
-                                (j + 3) * stride + b * bs, bs, vb, hd, att, qOff(j, qBase, group, qDim, hd),
-                                qOff(j + 1, qBase, group, qDim, hd), qOff(j + 2, qBase, group, qDim, hd), qOff(j + 3, qBase, group, qDim, hd));
+                    for (; j < nq; j += 4) {
+                        int j1 = Math.min(j + 1, nq - 1), j2 = Math.min(j + 2, nq - 1), j3 = Math.min(j + 3, nq - 1);
+                        PagedAttention.addWeightedRows4(s, j * stride + b * bs, j1 * stride + b * bs, j2 * stride + b * bs,
+                                j3 * stride + b * bs, bs, vb, hd, att, qOff(j, qBase, group, qDim, hd),
+                                qOff(j1, qBase, group, qDim, hd), qOff(j2, qBase, group, qDim, hd), qOff(j3, qBase, group, qDim, hd));
                     }
-                    for (; j < nq; j++) PagedAttention.addWeightedRows(s, j * stride + b * bs, bs, vb, hd, att, qOff(j, qBase, group, qDim, hd));
                 }
             }
         }

@@ -29,7 +29,10 @@ final class PagedAttention {
         blockScoresScalar(q, qOff, kb, bs, hd, out, outOff, o);
     }
 
-    /** {@link #blockScores} for four queries at once (offsets into the same arrays): each K load serves all four. */
+    /**
+     * {@link #blockScores} for four queries at once (offsets into the same arrays): each K load serves all four. A
+     * query may be given more than once (with its output offset): it is computed again and stored with the same bits.
+     */
     static void blockScores4(float[] q, int q0, int q1, int q2, int q3, float[] kb, int bs, int hd,
                              float[] out, int o0, int o1, int o2, int o3) {
         int o = VECTOR ? Vec.blockScores4(q, q0, q1, q2, q3, kb, bs, hd, out, o0, o1, o2, o3) : 0;
@@ -54,14 +57,18 @@ final class PagedAttention {
         addWeightedRowsScalar(w, wOff, n, vb, hd, y, yOff, c, !VECTOR);
     }
 
-    /** {@link #addWeightedRows} for four queries at once over the same {@code n} positions: each V load serves all four. */
+    /**
+     * {@link #addWeightedRows} for four queries at once over the same {@code n} positions: each V load serves all four.
+     * A query may be given more than once (same weights and output offset): it is still added once, since every
+     * accumulator reads its output before any is stored back.
+     */
     static void addWeightedRows4(float[] w, int w0, int w1, int w2, int w3, int n, float[] vb, int hd,
                                  float[] y, int y0, int y1, int y2, int y3) {
         int c = VECTOR ? Vec.addWeightedRows4(w, w0, w1, w2, w3, n, vb, hd, y, y0, y1, y2, y3) : 0;
         addWeightedRowsScalar(w, w0, n, vb, hd, y, y0, c, !VECTOR);
-        addWeightedRowsScalar(w, w1, n, vb, hd, y, y1, c, !VECTOR);
-        addWeightedRowsScalar(w, w2, n, vb, hd, y, y2, c, !VECTOR);
-        addWeightedRowsScalar(w, w3, n, vb, hd, y, y3, c, !VECTOR);
+        if (y1 != y0) addWeightedRowsScalar(w, w1, n, vb, hd, y, y1, c, !VECTOR);
+        if (y2 != y0 && y2 != y1) addWeightedRowsScalar(w, w2, n, vb, hd, y, y2, c, !VECTOR);
+        if (y3 != y0 && y3 != y1 && y3 != y2) addWeightedRowsScalar(w, w3, n, vb, hd, y, y3, c, !VECTOR);
     }
 
     /**

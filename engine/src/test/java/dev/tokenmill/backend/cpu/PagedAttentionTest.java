@@ -48,6 +48,15 @@ class PagedAttentionTest {
                 PagedAttention.addWeightedRows4(w, 0, bs, 2 * bs, 3 * bs, bs, vb, hd, y4, 0, hd, 2 * hd, 3 * hd);
                 for (int k = 0; k < 4; k++) PagedAttention.addWeightedRows(w, k * bs, bs, vb, hd, y1, k * hd);
                 assertThat(y4).as("weighted rows bs=%d hd=%d", bs, hd).isEqualTo(y1);
+
+                // a last group of fewer than four repeats its last query: computed and added once all the same
+                float[] sRep = new float[4 * bs];
+                PagedAttention.blockScores4(q, qo[0], qo[1], qo[1], qo[1], kb, bs, hd, sRep, 0, bs, bs, bs);
+                assertThat(java.util.Arrays.copyOf(sRep, 2 * bs)).isEqualTo(java.util.Arrays.copyOf(one, 2 * bs));
+                float[] yRep = gaussian(r, 4 * hd), yOne = yRep.clone();
+                PagedAttention.addWeightedRows4(w, 0, bs, bs, bs, bs, vb, hd, yRep, 0, hd, hd, hd);
+                for (int k = 0; k < 2; k++) PagedAttention.addWeightedRows(w, k * bs, bs, vb, hd, yOne, k * hd);
+                assertThat(yRep).as("repeated query bs=%d hd=%d", bs, hd).isEqualTo(yOne);
             }
         }
     }
