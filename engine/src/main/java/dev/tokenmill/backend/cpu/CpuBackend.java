@@ -174,10 +174,14 @@ public final class CpuBackend implements Backend {
         int d = cfg.nEmbd();
         long m = prof.mark();
         prof.step(n);
-        for (int t = 0; t < n; t++) weights.tokenEmbd().dequantizeRow(batch.tokens[t], x, t * d);
-        // the lookups fault in pages (and the kernel maps neighbours with them): drop them again, so that a large
-        // embedding matrix does not creep into the resident set one step at a time (its product uses a packed copy)
-        if (releaseEmbeddingPages) MappedPages.release(weights.tokenEmbd().data());
+        Weight embd = weights.tokenEmbd();
+        for (int t = 0; t < n; t++) {
+            embd.dequantizeRow(batch.tokens[t], x, t * d);
+            // the lookup faults in pages (and the kernel maps neighbours with them): drop them again, so that a large
+            // embedding matrix does not creep into the resident set one step at a time (its product uses a packed
+            // copy); only around the rows read, which is far cheaper than a madvise over the whole matrix
+            if (releaseEmbeddingPages) MappedPages.releaseAround(embd.data(), embd.rowOffset(batch.tokens[t]), embd.rowBytes());
+        }
         prof.add(Phase.EMBED, m);
         attentionRuns = planAttention(batch);
         for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
