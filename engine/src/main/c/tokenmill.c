@@ -15,13 +15,14 @@
  * vpdpbusd multiplies unsigned by signed bytes: weights are the unsigned side (Q4_0 nibbles 0..15 and Q5_0's
  * 5-bit values 0..31 as they are, Q8_0 stored as w + 128, Q6_K's 6-bit values 0..63) and the bias this adds (8,
  * 16, 128 or 32 times the activation sum) is removed by starting each block's accumulator at -8*sum, -16*sum,
- * -128*sum or -32*sum, which tm_quantize_q8
- * precomputes. K-quants keep their own scales: Q4_K per 32 elements (plus its min term), Q6_K per 16 (combined
- * in int32 before the float step); see tile_vnni for the exact steps.
+ * -128*sum or -32*sum, from what tm_quantize_q8 precomputes. Types with a min (Q4_1, Q5_1: w = d*q + m; Q4_K,
+ * Q5_K: w = d*sc*q - dmin*m) take their quants as they are and add the min's part, m times the activation block's
+ * scaled sum, in float. K-quants keep their own scales: Q4_K and Q5_K per 32 elements, Q6_K per 16 (combined in
+ * int32 before the float step); see tile_vnni for the exact steps.
  *
- * Types: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Two ISA paths chosen at run time (never -march=native): AVX-512 VNNI, and
- * AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on Q8_0/Q4_0 at
- * batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
+ * Types: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Two ISA paths chosen at run time (never -march=native):
+ * AVX-512 VNNI, and AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on
+ * Q8_0/Q4_0 at batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -92,9 +93,10 @@ int64_t tm_packed_bytes(int type, int rows, int cols) {
  * Packs groups [groupFrom, groupTo) of the ggml matrix w (rows of cols elements) into out (tm_packed_bytes long).
  * Layout: quants of group g, block k at (g*nb + k)*qb, byte 64*j + 4*r + t = element 4j+t of row 16g+r
  * (Q8_0: 8 vectors, stored as w ^ 0x80 = w + 128; Q4_0: 4 vectors of the ggml bytes, whose low nibbles are
- * elements 4j+t and high nibbles 16+4j+t; Q5_0: the same 4 vectors of nibbles, then one 64-byte plane of the fifth
- * bits, bit j of byte 4r+t for element 4j+t and bit 4+j for element 16+4j+t); then all scales: f16 of row 16g+r, block k at
- * scaleBase + ((g*nb + k)*16 + r)*2. Rows past the matrix are zero.
+ * elements 4j+t and high nibbles 16+4j+t; Q4_1 likewise; Q5_0 and Q5_1: the same 4 vectors of nibbles, then one
+ * 64-byte plane of the fifth bits, bit j of byte 4r+t for element 4j+t and bit 4+j for element 16+4j+t); then all
+ * scales: f16 d of row 16g+r, block k at scaleBase + ((g*nb + k)*16 + r)*2, or for Q4_1 and Q5_1 d at
+ * scaleBase + ((g*nb + k)*32 + r)*2 and m 32 bytes after it. Rows past the matrix are zero.
  */
 static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline void store_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -352,8 +354,9 @@ static inline int32_t load_i32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); r
  * One 16-row group times BT batch rows over all nb blocks; kind and BT are compile-time constants after
  * inlining. sw: the group's f16 scales (Q8_0, Q4_0) or its K-quant meta records; y: output row 0 of the group
  * for batch row 0. Per block and lane, with exact int32 block sums:
- *   Q8_0, Q4_0: acc = fma(isum, d_w * d_x, acc)
- *   Q4_K:       acc = fma(isum, (d * sc) * d_x, acc); acc = fma(-(dmin * m), d_x * sum(q_x), acc)
+ *   Q8_0, Q4_0, Q5_0: acc = fma(isum, d_w * d_x, acc)
+ *   Q4_1, Q5_1: acc = fma(isum, d_w * d_x, acc); acc = fma(m, d_x * sum(q_x), acc)
+ *   Q4_K, Q5_K: acc = fma(isum, (d * sc) * d_x, acc); acc = fma(-(dmin * m), d_x * sum(q_x), acc)
  *   Q6_K:       acc = fma(sc_lo * isum_lo + sc_hi * isum_hi, d * d_x, acc)   (16-element halves, int32)
  */
 VNNI static inline __attribute__((always_inline))
