@@ -496,9 +496,16 @@ public final class CpuBackend implements Backend {
                     kv.vBlock(layer, table[b], kvh, vb);
                     int j = firstToken(t0, t1, b * bs) * group;
                     int full = firstToken(t0, t1, b * bs + bs - 1) * group; // queries from here see the whole block
-                    for (; j < full; j++) {
+                    while (j < full) { // a token that sees part of the block: its query heads share its valid count
                         int valid = batch.positions[t0 + j / group] + 1 - b * bs;
-                        PagedAttention.addWeightedRows(s, j * stride + b * bs, valid, vb, hd, att, qOff(j, qBase, group, qDim, hd));
+                        int end = (j / group + 1) * group;
+                        for (int i = j; i < end; i += 4) {
+                            int i1 = Math.min(i + 1, end - 1), i2 = Math.min(i + 2, end - 1), i3 = Math.min(i + 3, end - 1);
+                            PagedAttention.addWeightedRows4(s, i * stride + b * bs, i1 * stride + b * bs, i2 * stride + b * bs,
+                                    i3 * stride + b * bs, valid, vb, hd, att, qOff(i, qBase, group, qDim, hd),
+                                    qOff(i1, qBase, group, qDim, hd), qOff(i2, qBase, group, qDim, hd), qOff(i3, qBase, group, qDim, hd));
+                        }
+                        j = end;
                     }
                     for (; j < nq; j += 4) {
                         int j1 = Math.min(j + 1, nq - 1), j2 = Math.min(j + 2, nq - 1), j3 = Math.min(j + 3, nq - 1);

@@ -57,6 +57,13 @@ class PagedAttentionTest {
                 PagedAttention.addWeightedRows4(w, 0, bs, bs, bs, bs, vb, hd, yRep, 0, hd, hd, hd);
                 for (int k = 0; k < 2; k++) PagedAttention.addWeightedRows(w, k * bs, bs, vb, hd, yOne, k * hd);
                 assertThat(yRep).as("repeated query bs=%d hd=%d", bs, hd).isEqualTo(yOne);
+
+                // part of a block (a token that reaches into it): the same bits over the first n positions
+                int n = Math.max(1, bs / 2 + 1);
+                float[] yPart4 = gaussian(r, 4 * hd), yPart1 = yPart4.clone();
+                PagedAttention.addWeightedRows4(w, 0, bs, 2 * bs, 2 * bs, n, vb, hd, yPart4, 0, hd, 2 * hd, 2 * hd);
+                for (int k = 0; k < 3; k++) PagedAttention.addWeightedRows(w, k * bs, n, vb, hd, yPart1, k * hd);
+                assertThat(yPart4).as("partial block n=%d bs=%d hd=%d", n, bs, hd).isEqualTo(yPart1);
             }
         }
     }
