@@ -26,15 +26,7 @@ final class MappedPages {
     /** Releases the whole pages inside {@code segment} (a slice of a mapped file). */
     static void release(MemorySegment segment) {
         if (MADVISE == null || !segment.isNative()) return;
-        long start = (segment.address() + PAGE - 1) / PAGE * PAGE;
-        long end = (segment.address() + segment.byteSize()) / PAGE * PAGE;
-        if (end <= start) return;
-        try {
-            int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
-            if (rc != 0) LOG.debug("madvise returned {}", rc);
-        } catch (Throwable t) {
-            LOG.debug("madvise failed", t);
-        }
+        dontNeed((segment.address() + PAGE - 1) / PAGE * PAGE, (segment.address() + segment.byteSize()) / PAGE * PAGE);
     }
 
     /**
@@ -48,8 +40,11 @@ final class MappedPages {
         long start = (mapped.address() + offset) / WINDOW * WINDOW;
         long end = (mapped.address() + offset + length + WINDOW - 1) / WINDOW * WINDOW;
         long lo = mapped.address() / PAGE * PAGE, hi = (mapped.address() + mapped.byteSize() + PAGE - 1) / PAGE * PAGE;
-        start = Math.max(start, lo);
-        end = Math.min(end, hi);
+        dontNeed(Math.max(start, lo), Math.min(end, hi));
+    }
+
+    /** madvise(MADV_DONTNEED) over the page-aligned range [start, end); nothing if it is empty. */
+    private static void dontNeed(long start, long end) {
         if (end <= start) return;
         try {
             int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
