@@ -7,8 +7,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Float dot products (q.K in attention, a dequantized weight row times each token in {@link MatMul#matmul}), axpy
- * (sum w*V), and the exp behind softmax and SiLU, with a scalar reference twin and a Vector API version (used when
+ * Float dot products (a dequantized weight row times each token in {@link MatMul#matmul}) and the exp behind
+ * softmax and SiLU, with a scalar reference twin and a Vector API version (used when
  * the module is present). The vector dot sums lanes in a fixed order, so it differs from the scalar one by float
  * rounding only and gives the same bits interpreted and compiled.
  *
@@ -25,12 +25,6 @@ public final class F32Math {
     /** a[aOff..aOff+n) . b[bOff..bOff+n). */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         return VECTOR ? Vec.dot(a, aOff, b, bOff, n) : dotScalar(a, aOff, b, bOff, n);
-    }
-
-    /** y[yOff..yOff+n) += w * x[xOff..xOff+n). */
-    public static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {
-        if (VECTOR) Vec.axpy(w, x, xOff, y, yOff, n);
-        else axpyScalar(w, x, xOff, y, yOff, n);
     }
 
     /** e^x as ggml_v_expf: within 1.5 ulp of expf; overflows to infinity above about 88.38, to 0 below -103.97. */
@@ -106,10 +100,6 @@ public final class F32Math {
         float s = 0f;
         for (int i = 0; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
-    }
-
-    static void axpyScalar(float w, float[] x, int xOff, float[] y, int yOff, int n) {
-        for (int i = 0; i < n; i++) y[yOff + i] += w * x[xOff + i];
     }
 
     /** Loaded only when the Vector API is present. */
@@ -198,18 +188,6 @@ public final class F32Math {
                 max = m.reduceLanes(VectorOperators.MAX); // max is exact: any order gives the same value
             }
             return scaleMaxScalar(s, off, bound, n, scale, max);
-        }
-
-        static void axpy(float w, float[] x, int xOff, float[] y, int yOff, int n) {
-            int i = 0;
-            int bound = S.loopBound(n);
-            if (bound > 0) {
-                FloatVector wv = FloatVector.broadcast(S, w);
-                for (; i < bound; i += S.length()) {
-                    FloatVector.fromArray(S, x, xOff + i).fma(wv, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
-                }
-            }
-            for (; i < n; i++) y[yOff + i] += w * x[xOff + i];
         }
     }
 }
