@@ -26,14 +26,9 @@ final class CpuOps {
     }
 
     /**
-     * Softmax of {@code s[0..n)} in place after multiplying by {@code scale}; as ggml_compute_forward_soft_max_f32
+     * Softmax of {@code s[off..off+n)} in place after multiplying by {@code scale}; as ggml_compute_forward_soft_max_f32
      * (ggml's vector expf, sum in double, one float reciprocal).
      */
-    static void scaledSoftmax(float[] s, int n, float scale) {
-        scaledSoftmax(s, 0, n, scale);
-    }
-
-    /** As {@link #scaledSoftmax(float[], int, float)} over {@code s[off..off+n)}. */
     static void scaledSoftmax(float[] s, int off, int n, float scale) {
         float max = F32Math.scaleMax(s, off, n, scale);
         double sum = F32Math.expMinusSum(s, off, n, max);
