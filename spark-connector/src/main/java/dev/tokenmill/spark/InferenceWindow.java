@@ -35,6 +35,7 @@ final class InferenceWindow<I> implements AutoCloseable {
     private record Pending<I>(I input, CompletableFuture<Result> future, RowResult immediate, long startNanos) {}
 
     private final Engine engine;
+    private final String modelFingerprint;
     private final PromptPlan plan;
     private final Function<I, RowValues> values;
     private final int maxInFlight;
@@ -43,13 +44,19 @@ final class InferenceWindow<I> implements AutoCloseable {
     private final ArrayDeque<Pending<I>> window = new ArrayDeque<>();
     private long rows;
 
-    InferenceWindow(Engine engine, PromptPlan plan, Function<I, RowValues> values, String idPrefix, TokenmillMetrics metrics) {
+    InferenceWindow(Engine engine, String modelFingerprint, PromptPlan plan, Function<I, RowValues> values, String idPrefix,
+                    TokenmillMetrics metrics) {
         this.engine = engine;
+        this.modelFingerprint = modelFingerprint;
         this.plan = plan;
         this.values = values;
         this.maxInFlight = plan.options().maxInFlight();
         this.idPrefix = idPrefix;
         this.metrics = metrics;
+    }
+
+    String modelFingerprint() {
+        return modelFingerprint;
     }
 
     boolean isFull() {

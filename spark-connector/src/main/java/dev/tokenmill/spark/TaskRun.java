@@ -20,7 +20,7 @@ final class TaskRun {
         }
         TaskContext task = TaskContext.get();
         String prefix = task == null ? "row-" : "p" + task.partitionId() + "-t" + task.taskAttemptId() + "-";
-        InferenceWindow<I> w = new InferenceWindow<>(lease.engine(), plan, values, prefix, metrics);
+        InferenceWindow<I> w = new InferenceWindow<>(lease.engine(), lease.fingerprint(), plan, values, prefix, metrics);
         if (task != null) {
             task.addTaskCompletionListener((TaskCompletionListener) ctx -> {
                 w.close();
