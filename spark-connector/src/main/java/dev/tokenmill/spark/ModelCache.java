@@ -57,6 +57,14 @@ final class ModelCache {
         Files.createDirectories(dir);
         Path target = dir.resolve(key + "-" + remote.getName());
         if (isComplete(target, st.getLen())) return target;
+        // the file lock keeps other JVMs of the host out; it is held per JVM, so threads of this one queue here first
+        synchronized (ModelCache.class) {
+            return copyLocked(uri, fs, remote, st, dir, key, target);
+        }
+    }
+
+    private static Path copyLocked(URI uri, FileSystem fs, org.apache.hadoop.fs.Path remote, FileStatus st, Path dir, String key,
+                                   Path target) throws IOException {
         try (FileChannel lockFile = FileChannel.open(dir.resolve(key + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = lockFile.lock()) {
             if (isComplete(target, st.getLen())) return target;
@@ -97,7 +105,7 @@ final class ModelCache {
         }
     }
 
-    /** A URI with a scheme ({@code hdfs://nn/m.gguf}, {@code file:/m.gguf}), or a scheme-less one for a plain path. */
+    /** The URI of {@code model}: as given when it has a scheme ({@code hdfs://nn/m.gguf}), else a file URI of the path. */
     static URI toUri(String model) {
         if (!model.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) return Path.of(model).toAbsolutePath().toUri();
         try {
