@@ -56,7 +56,7 @@ class TokenmillTransformerTest {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) rows.add(RowFactory.create(i, prompts.get(i)));
         StructType schema = new StructType().add("id", DataTypes.IntegerType).add("prompt", DataTypes.StringType);
-        return spark.createDataFrame(rows, schema).repartition(partitions, org.apache.spark.sql.functions.col("id"))
+        return SparkTestSession.get().createDataFrame(rows, schema).repartition(partitions, org.apache.spark.sql.functions.col("id"))
                 .sortWithinPartitions("id");
     }
 
