@@ -2,8 +2,6 @@ package dev.tokenmill.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -25,7 +23,6 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -174,7 +171,7 @@ class TokenmillDataSourceTest {
         Dataset<Row> in = prompts(40, 2);
         StructType schema = in.schema();
         // the first attempt of partition 1 dies after handing 7 rows to the writer
-        Dataset<Row> flaky = in.mapPartitions(new FailFirstAttempt(1, 8), Encoders.row(schema));
+        Dataset<Row> flaky = in.mapPartitions(new FailFirstAttempt(1, 7, 0), Encoders.row(schema));
         flaky.write().format("tokenmill").options(options()).save(out.toString());
         Map<Integer, String> texts = duckDbTexts(out);
         assertThat(texts).hasSize(40);
@@ -242,25 +239,6 @@ class TokenmillDataSourceTest {
             assertThat(rows.getFirst().isNullAt(2)).isTrue();
         } finally {
             spark.sql("DROP TABLE IF EXISTS answers");
-        }
-    }
-
-    /** Fails the first attempt of one partition when it hands on its {@code failAt}-th row. */
-    record FailFirstAttempt(int partition, int failAt) implements MapPartitionsFunction<Row, Row> {
-        @Override
-        public Iterator<Row> call(Iterator<Row> rows) {
-            TaskContext t = TaskContext.get();
-            boolean fail = t.partitionId() == partition && t.attemptNumber() == 0;
-            return new Iterator<>() {
-                int n;
-
-                @Override public boolean hasNext() { return rows.hasNext(); }
-
-                @Override public Row next() {
-                    if (fail && ++n == failAt) throw new IllegalStateException("injected failure of the first attempt");
-                    return rows.next();
-                }
-            };
         }
     }
 

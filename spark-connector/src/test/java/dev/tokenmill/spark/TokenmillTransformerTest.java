@@ -41,15 +41,7 @@ class TokenmillTransformerTest {
     }
 
     static List<String> words(int n, int seed) {
-        String[] w = {"the", "cat", "sat", "on", "a", "mat", "while", "rain", "fell", "over", "quiet", "hills"};
-        List<String> out = new ArrayList<>();
-        var r = new java.util.Random(seed);
-        for (int i = 0; i < n; i++) {
-            StringBuilder sb = new StringBuilder();
-            for (int k = 0, len = 2 + r.nextInt(6); k < len; k++) sb.append(k == 0 ? "" : " ").append(w[r.nextInt(w.length)]);
-            out.add(sb.toString());
-        }
-        return out;
+        return TestPrompts.words(n, seed);
     }
 
     static Dataset<Row> prompts(List<String> prompts, int partitions) {
