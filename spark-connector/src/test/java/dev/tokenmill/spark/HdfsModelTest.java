@@ -69,7 +69,6 @@ class HdfsModelTest {
         viaHdfs.put("model", hdfsModel);
         var local = new java.util.HashMap<>(common);
         local.put("model", TestModels.tiny().toString());
-        spark.sparkContext().hadoopConfiguration().set("fs.defaultFS", dfs.getURI().toString());
         List<String> a = Tokenmill.generate(in, viaHdfs).orderBy("id").collectAsList().stream().map(r -> r.getStruct(2).getString(0)).toList();
         List<String> b = Tokenmill.generate(in, local).orderBy("id").collectAsList().stream().map(r -> r.getStruct(2).getString(0)).toList();
         assertThat(a).isEqualTo(b).hasSize(6);
