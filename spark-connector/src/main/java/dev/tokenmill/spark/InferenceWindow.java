@@ -27,6 +27,8 @@ import java.util.function.Function;
 final class InferenceWindow<I> implements AutoCloseable {
     /** Requests this JVM cancelled because their task ended early (killed, failed, lost a speculation race). */
     static final AtomicLong CANCELLED = new AtomicLong();
+    /** Requests this JVM handed to an engine. */
+    static final AtomicLong SUBMITTED = new AtomicLong();
     private static final long POLL_MILLIS = 100;
 
     /** A row and its result. */
@@ -79,6 +81,7 @@ final class InferenceWindow<I> implements AutoCloseable {
             return;
         }
         window.add(new Pending<>(input, EngineCalls.submit(engine, request), null, System.nanoTime()));
+        SUBMITTED.incrementAndGet();
     }
 
     /** The oldest row with its result; waits for the engine. */

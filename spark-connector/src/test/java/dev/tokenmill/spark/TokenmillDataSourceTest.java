@@ -87,7 +87,26 @@ class TokenmillDataSourceTest {
     void parquetOutputIsReadByDuckDbAndTheJobWritesSuccessAndAManifest(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("out");
         Dataset<Row> in = prompts(30, 3);
-        in.write().format("tokenmill").options(options()).option("outputFormat", "parquet").save(out.toString());
+        Map<String, Long> accumulators = new java.util.concurrent.ConcurrentHashMap<>();
+        var listener = new org.apache.spark.scheduler.SparkListener() {
+            @Override public void onStageCompleted(org.apache.spark.scheduler.SparkListenerStageCompleted e) {
+                scala.jdk.javaapi.CollectionConverters.asJava(e.stageInfo().accumulables().values()).forEach(a -> {
+                    String name = a.name().getOrElse(() -> "");
+                    if (name.startsWith("tokenmill")) accumulators.merge(name, Long.parseLong(a.value().get().toString()), Long::sum);
+                });
+            }
+        };
+        spark.sparkContext().addSparkListener(listener);
+        try {
+            in.write().format("tokenmill").options(options()).option("outputFormat", "parquet").save(out.toString());
+        } finally {
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            spark.sparkContext().removeSparkListener(listener);
+        }
+        // the named accumulators (the Spark UI's stage page) saw every row
+        assertThat(accumulators.get("tokenmill rows ok")).isEqualTo(30);
+        assertThat(accumulators.getOrDefault("tokenmill rows failed", 0L)).isZero(); // Spark drops zero updates
+        assertThat(accumulators.get("tokenmill generated tokens")).isPositive();
 
         assertThat(out.resolve(FileCommit.SUCCESS)).exists();
         assertThat(out.resolve(WriteJob.STAGING)).doesNotExist();
@@ -95,7 +114,7 @@ class TokenmillDataSourceTest {
         JsonNode m = manifest(out);
         assertThat(m.get("rows_ok").asLong()).isEqualTo(30);
         assertThat(m.get("rows_failed").asLong()).isZero();
-        assertThat(m.get("generated_tokens").asLong()).isPositive();
+        assertThat(m.get("generated_tokens").asLong()).isEqualTo(accumulators.get("tokenmill generated tokens"));
         assertThat(m.get("model_fingerprint").asText()).isEqualTo(ModelCache.fingerprint(Path.of(model)));
         assertThat(m.get("engine_version").asText()).matches("\\d+\\.\\d+\\.\\d+.*");
         assertThat(m.get("options").get("sampling").get("maxTokens").asInt()).isEqualTo(4);

@@ -237,6 +237,7 @@ class TokenmillTransformerTest {
     @Test
     void aCancelledJobCancelsItsRequestsAndTheEngineServesTheNextJob() throws Exception {
         long cancelledBefore = InferenceWindow.CANCELLED.get();
+        long submittedBefore = InferenceWindow.SUBMITTED.get();
         var t = new TokenmillTransformer().setModel(model).setTemperature(0).setMaxTokens(200).setThreads(2).setMaxInFlight(8);
         CountDownLatch started = new CountDownLatch(1);
         spark.sparkContext().addSparkListener(new org.apache.spark.scheduler.SparkListener() {
@@ -253,8 +254,8 @@ class TokenmillTransformerTest {
         });
         job.start();
         assertThat(started.await(60, TimeUnit.SECONDS)).isTrue();
-        // wait until the tasks have requests in the engine, then cancel
-        for (int i = 0; i < 600 && TokenmillMetrics.Executor.GENERATED_TOKENS.get() == 0 && job.isAlive(); i++) Thread.sleep(50);
+        // cancel once both tasks have filled their windows: 64 rows x 200 tokens are far from done then
+        while (InferenceWindow.SUBMITTED.get() - submittedBefore < 16 && job.isAlive()) Thread.onSpinWait();
         spark.sparkContext().cancelJobGroup("to-cancel");
         job.join(120_000);
         assertThat(job.isAlive()).isFalse();
