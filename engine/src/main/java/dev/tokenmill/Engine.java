@@ -1,8 +1,8 @@
 package dev.tokenmill;
 
-import dev.tokenmill.backend.cpu.CpuBackend;
-import dev.tokenmill.backend.cpu.CpuBackendConfig;
-import dev.tokenmill.kv.BlockPool;
+import dev.tokenmill.backend.Backend;
+import dev.tokenmill.backend.BackendFactory;
+import dev.tokenmill.backend.BackendOptions;
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelLoader;
@@ -10,7 +10,6 @@ import dev.tokenmill.sched.Scheduler;
 import dev.tokenmill.sched.SchedulerConfig;
 import dev.tokenmill.sched.Sequence;
 import dev.tokenmill.sched.SequenceParams;
-import dev.tokenmill.tensor.GgmlType;
 import dev.tokenmill.tokenizer.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +49,7 @@ public final class Engine implements AutoCloseable {
     private final Path path;
     private final EngineConfig config;
     private final Model model;
-    private final CpuBackend backend;
+    private final Backend backend;
     private final Tokenizer tokenizer;
     private final ChatPrompt chatPrompt;
     private final int[] endOfGenerationIds;
@@ -71,7 +70,7 @@ public final class Engine implements AutoCloseable {
     public record Stats(long steps, long preemptions, long prefillTokens, long decodeTokens, long generatedTokens,
                         long cachedPromptTokens, double prefillSeconds, double decodeSeconds) {}
 
-    private Engine(Path path, EngineConfig config, Model model, CpuBackend backend, Tokenizer tokenizer,
+    private Engine(Path path, EngineConfig config, Model model, Backend backend, Tokenizer tokenizer,
                    SchedulerConfig schedulerConfig, long kvBytes) {
         this.path = path;
         this.config = config;
@@ -83,7 +82,7 @@ public final class Engine implements AutoCloseable {
         this.kvBytes = kvBytes;
         this.endOfGenerationIds = endOfGenerationIds(tokenizer, model.config().vocabSize());
         this.loop = new EngineLoop(new Scheduler(schedulerConfig), backend, tokenizer, model.config().vocabSize(),
-                backend.config().maxLogitRows());
+                backend.maxLogitRows());
         this.loopThread = Thread.ofPlatform().name("tokenmill-engine").daemon().unstarted(() -> {
             try {
                 loop.run();
@@ -101,11 +100,9 @@ public final class Engine implements AutoCloseable {
      * {@link IllegalArgumentException} naming the option when the configuration does not fit the model.
      */
     public static Engine open(Path gguf, EngineConfig config) throws IOException {
-        if (config.device() == EngineConfig.Device.CUDA) {
-            throw new IllegalArgumentException("EngineConfig.device = cuda: the CUDA backend is not available yet; use auto or cpu");
-        }
+        BackendFactory factory = BackendFactory.select(config.device(), line -> log.info("{}: {}", gguf, line));
         Model model = ModelLoader.load(gguf);
-        CpuBackend backend = null;
+        Backend backend = null;
         try {
             ModelConfig mc = model.config();
             int maxModelLen = config.maxModelLen() == EngineConfig.AUTO ? mc.contextLength() : config.maxModelLen();
@@ -115,42 +112,26 @@ public final class Engine implements AutoCloseable {
             }
             if (maxModelLen < 1) throw new IllegalArgumentException(gguf + ": the model's context length is " + maxModelLen);
             int blockSize = config.blockSize();
-            long perBlock = kvBytesPerBlock(mc, blockSize, config.kvType());
-            long kvBytes = config.kvCacheBytes() == EngineConfig.AUTO
-                    ? Math.min(EngineConfig.DEFAULT_KV_CACHE_BYTES, perBlock * config.maxSeqs() * Math.ceilDiv(maxModelLen, blockSize))
-                    : config.kvCacheBytes();
-            if (kvBytes < perBlock) {
-                throw new IllegalArgumentException("EngineConfig.kvCacheBytes = " + kvBytes + " is smaller than one KV block of "
-                        + blockSize + " tokens (" + perBlock + " bytes for this model with " + config.kvType() + " KV)");
-            }
-            int numBlocks = BlockPool.numBlocksFor(kvBytes, perBlock);
+            // the backend decides how many blocks fit (host memory, or what a GPU has free) and how many logit rows a
+            // forward call returns; the scheduler is sized from what it reports
+            backend = factory.open(model, new BackendOptions(blockSize, config.maxBatchTokens(), config.maxSeqs(),
+                    maxModelLen, config.kvCacheBytes(),
+                    config.kvType(), config.threads(), config.nativeKernels(), config.deviceOrdinal(),
+                    config.gpuMemoryFraction()));
+            int numBlocks = backend.numBlocks();
+            long perBlock = backend.kvBytesPerBlock();
             SchedulerConfig sc = new SchedulerConfig(config.maxBatchTokens(), config.maxSeqs(), maxModelLen, blockSize,
                     numBlocks, config.prefixCaching());
-            // logits for every sampled sequence at once; prompt-logprob rows beyond that run in slices
-            int logitRows = Math.min(config.maxBatchTokens(), Math.max(config.maxSeqs(), 64));
-            CpuBackendConfig bc = new CpuBackendConfig(blockSize, numBlocks, config.maxBatchTokens(), config.maxSeqs(),
-                    sc.maxContextLen(), logitRows, config.kvType() == EngineConfig.KvType.F16 ? GgmlType.F16 : GgmlType.F32,
-                    config.threads(), true, true);
-            backend = new CpuBackend(mc, model.weights(), bc);
-            if (backend.kvBytesPerBlock() != perBlock) {
-                throw new IllegalStateException("CpuBackend stores " + backend.kvBytesPerBlock() + " KV bytes per block, the engine sized "
-                        + "its budget for " + perBlock);
-            }
             Tokenizer tokenizer = model.gguf().has("tokenizer.ggml.model") ? Tokenizer.fromGguf(model.gguf()) : null;
-            log.info("engine on {}: {} KV blocks of {} tokens ({} MiB {}), {} tokens / {} sequences per step, {} threads",
-                    gguf, numBlocks, blockSize, (numBlocks * perBlock) >> 20, config.kvType(), config.maxBatchTokens(),
-                    config.maxSeqs(), config.threads());
+            log.info("engine on {}: {}; {} KV blocks of {} tokens ({} MiB {}), {} tokens / {} sequences per step, {} threads",
+                    gguf, backend.kernelPath(), numBlocks, blockSize, (numBlocks * perBlock) >> 20, config.kvType(),
+                    config.maxBatchTokens(), config.maxSeqs(), config.threads());
             return new Engine(gguf, config, model, backend, tokenizer, sc, numBlocks * perBlock);
         } catch (RuntimeException | Error e) {
             if (backend != null) backend.close();
             model.close();
             throw e;
         }
-    }
-
-    /** Bytes of K and V of one block over all layers: K and V, each {@code blockSize x kvDim} per layer. */
-    static long kvBytesPerBlock(ModelConfig mc, int blockSize, EngineConfig.KvType type) {
-        return 2L * mc.nLayers() * blockSize * mc.kvDim() * (type == EngineConfig.KvType.F16 ? 2 : 4);
     }
 
     /**

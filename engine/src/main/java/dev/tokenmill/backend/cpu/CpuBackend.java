@@ -162,6 +162,15 @@ public final class CpuBackend implements Backend {
 
     @Override public int numBlocks() { return bc.numBlocks(); }
 
+    @Override public int maxLogitRows() { return bc.maxLogitRows(); }
+
+    @Override
+    public String kernelPath() {
+        if (acts != null) return "cpu: native " + NativeKernels.describe();
+        String java = "cpu: " + (dev.tokenmill.tensor.VectorSupport.available() ? "Java Vector API" : "Java scalar");
+        return bc.nativeKernels() && NativeKernels.available() ? java + " (no weights of a native-kernel type)" : java;
+    }
+
     @Override
     public long kvBytesPerBlock() {
         return PagedKvCache.bytesPerBlock(cfg.nLayers(), bc.blockSize(), cfg.kvDim(), bc.kvType() == GgmlType.F16);

@@ -38,6 +38,11 @@ public final class NativeKernels {
         return NativeLibrary.LOADED != null;
     }
 
+    /** Why {@link #available()} is false, in words; null when it is true. */
+    public static String unavailableReason() {
+        return available() ? null : NativeLibrary.unavailableReason;
+    }
+
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
     public static boolean supports(GgmlType type) {
         return available() && switch (type) {

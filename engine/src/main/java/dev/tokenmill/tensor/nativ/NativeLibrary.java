@@ -29,6 +29,8 @@ final class NativeLibrary {
     static final String RESOURCE = "/native/linux-x86_64/libtokenmill.so";
 
     /** The bound library, or null when the native kernels are off. */
+    /** Why the library is not loaded (null when it is). */
+    static volatile String unavailableReason;
     static final NativeLibrary LOADED = load();
 
     final MethodHandle isa;          // int tm_isa(void)
@@ -63,19 +65,23 @@ final class NativeLibrary {
     }
 
     private static NativeLibrary load() {
-        if ("false".equalsIgnoreCase(System.getProperty("tokenmill.native", "true"))) {
-            LOG.info("native kernels off (-Dtokenmill.native=false); using the Java kernels");
+        String mode = System.getProperty("tokenmill.native", "auto");
+        if ("false".equalsIgnoreCase(mode) || "off".equalsIgnoreCase(mode)) {
+            unavailableReason = "switched off by -Dtokenmill.native=" + System.getProperty("tokenmill.native");
+            LOG.info("native kernels off (-Dtokenmill.native={}); using the Java kernels", System.getProperty("tokenmill.native"));
             return null;
         }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
         if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            unavailableReason = "no native kernels are built for " + os + " " + arch;
             LOG.debug("no native kernels for {} {}; using the Java kernels", os, arch);
             return null;
         }
         try {
             URL url = NativeLibrary.class.getResource(RESOURCE);
             if (url == null) {
+                unavailableReason = RESOURCE + " is not on the class path (gcc missing when the engine was built?)";
                 LOG.warn("native kernels not found on the classpath ({}; gcc missing at build time?); using the Java kernels", RESOURCE);
                 return null;
             }
@@ -83,12 +89,14 @@ final class NativeLibrary {
             NativeLibrary lib = new NativeLibrary(SymbolLookup.libraryLookup(path, Arena.global()));
             int level = (int) lib.isa.invokeExact();
             if (level == 0) {
+                unavailableReason = "this CPU lacks AVX2, FMA or F16C";
                 LOG.warn("native kernels need AVX2, FMA and F16C, which this CPU lacks; using the Java kernels");
                 return null;
             }
             LOG.debug("native kernels loaded from {} ({})", path, level == 2 ? "AVX-512 VNNI" : "AVX2");
             return lib;
         } catch (Throwable t) {
+            unavailableReason = "loading failed: " + t;
             LOG.warn("native kernels failed to load ({}); using the Java kernels", t.toString());
             return null;
         }
