@@ -44,7 +44,7 @@ class EngineBatchingTest {
                 int[] expected = TinyEngineModel.reference(model, q.promptTokenIds(), q.sampling());
                 assertThat(res.id()).isEqualTo(q.id());
                 assertThat(res.error()).isNull();
-                assertThat(res.finishReason()).isEqualTo(Result.FinishReason.LENGTH);
+                assertThat(res.finishReason()).isEqualTo(FinishReason.LENGTH);
                 assertThat(res.tokenIds()).as("tokens of %s", q.id()).containsExactly(expected);
                 assertThat(res.promptTokens()).isEqualTo(q.promptTokenIds().length);
                 assertThat(res.completionTokens()).isEqualTo(expected.length);

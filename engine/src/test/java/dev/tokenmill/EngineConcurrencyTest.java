@@ -133,7 +133,7 @@ class EngineConcurrencyTest {
         int aborted = 0;
         for (CompletableFuture<Result> f : futures) {
             Result res = f.get(TIMEOUT_S, TimeUnit.SECONDS);
-            if (res.finishReason() == Result.FinishReason.ABORTED) {
+            if (res.finishReason() == FinishReason.ABORT) {
                 aborted++;
                 assertThat(res.error()).contains("closed");
             } else {
@@ -152,8 +152,8 @@ class EngineConcurrencyTest {
         CompletableFuture<Result> other = engine.submit(Request.tokens("other", prompts[4]).greedy(200).ignoreEos(true).build());
         CompletableFuture<Result> first = engine.submit(Request.tokens("first", 5).greedy(1).build());
         first.thenRun(engine::close);
-        assertThat(first.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(Result.FinishReason.LENGTH);
-        assertThat(other.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(Result.FinishReason.ABORTED);
+        assertThat(first.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(FinishReason.LENGTH);
+        assertThat(other.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(FinishReason.ABORT);
         engine.close();
     }
 }

@@ -1,5 +1,6 @@
 package dev.tokenmill.model;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.backend.ForwardBatch;
 import dev.tokenmill.backend.Logits;
 import dev.tokenmill.backend.cpu.CpuBackend;
@@ -152,11 +153,7 @@ public final class SequenceRunner implements AutoCloseable {
 
     /** ln softmax(logits[off..off+n))[target], max-subtracted log-sum-exp in double. */
     public static double logSoftmaxAt(float[] logits, int off, int n, int target) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
-        return logits[off + target] - max - Math.log(sum);
+        return logits[off + target] - dev.tokenmill.sample.LogSoftmax.logZ(logits, off, n, new float[n]);
     }
 
     private void checkPrompt(int[] ids) {

@@ -1,5 +1,6 @@
 package dev.tokenmill.model;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.sample.SamplingParams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
