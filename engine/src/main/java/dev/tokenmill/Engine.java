@@ -203,13 +203,12 @@ public final class Engine implements AutoCloseable {
     /**
      * Aborts every unfinished request with this id at the engine's next step: their KV blocks return to the pool
      * (full prefix blocks stay cached) and their futures complete with finish reason {@code abort} and what they
-     * generated so far. Returns how many requests it aborted (0 when none was unfinished).
+     * generated so far. Does not wait: the returned future completes, once the engine has acted, with how many
+     * requests it aborted (0 when none with this id was unfinished).
      */
-    public int cancel(String requestId) {
+    public CompletableFuture<Integer> cancel(String requestId) {
         if (requestId == null) throw new IllegalArgumentException("requestId must not be null");
-        var found = loop.cancel(requestId);
-        if (Thread.currentThread() == loopThread) return -1; // the loop handles it after the callback returns
-        return found.join();
+        return loop.cancel(requestId);
     }
 
     /**
@@ -430,6 +429,9 @@ public final class Engine implements AutoCloseable {
 
     /** KV bytes allocated: {@link #numKvBlocks()} blocks, never more than {@link EngineConfig#kvCacheBytes()}. */
     public long kvCacheBytes() { return kvBytes; }
+
+    /** False once {@link #close()} was called (or the engine failed): no request can be submitted. */
+    public boolean isOpen() { return loop.isAccepting(); }
 
     /** Counters of the work done so far; cheap, callable from any thread. */
     public Stats stats() { return loop.stats(backend.kernelPath(), schedulerConfig.numBlocks()); }

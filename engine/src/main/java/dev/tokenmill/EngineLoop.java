@@ -164,6 +164,7 @@ final class EngineLoop implements Runnable {
                 closing |= drainIncoming();
                 if (closing) break;
                 expireDeadlines();
+                snapshot();
                 if (scheduler.hasUnfinished()) step();
             }
         } catch (InterruptedException e) {
@@ -306,6 +307,11 @@ final class EngineLoop implements Runnable {
         }
         for (int i = 0; i < failedThisStep.size(); i++) complete(failedThisStep.get(i), t1);
         failedThisStep.clear();
+        snapshot();
+    }
+
+    /** What {@link #stats} reports of the scheduler, which only this thread may read. */
+    private void snapshot() {
         waitingNow = scheduler.numWaiting();
         runningNow = scheduler.numRunning();
         kvFreeNow = scheduler.kvCache().numFreeBlocks();
@@ -368,7 +374,7 @@ final class EngineLoop implements Runnable {
                 if (s >= 0 && deviceArgmax >= 0) sampled[s] = deviceArgmax;
                 else if (s >= 0) sampled[s] = st.sample(data, logits.offset(i), vocabSize, scratch);
                 else st.promptLogprob(out.logitRowPosition(r), data, logits.offset(i), vocabSize, scratch);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | AssertionError | LinkageError e) {
                 rowError[r] = "request " + st.request.id() + ": " + (s >= 0 ? "sampling" : "scoring the prompt")
                         + " failed: " + (e.getMessage() == null ? e.toString() : e.getMessage());
                 if (!(e instanceof dev.tokenmill.sample.LogSoftmax.NonFiniteLogitsException)) {
@@ -392,13 +398,10 @@ final class EngineLoop implements Runnable {
 
     private void complete(RequestState st, long now) {
         if (st.isCompleted()) return;
+        snapshot(); // a caller that saw its result sees the scheduler without it in the stats
         st.markCompleted();
         live.remove(st);
         if (st.deadlineNanos != Long.MAX_VALUE) deadlines.remove(st);
-        if (st.holdsPermit) {
-            st.holdsPermit = false;
-            permits.release();
-        }
         Result result;
         try {
             result = st.toResult(tokenizer, now);
@@ -416,6 +419,11 @@ final class EngineLoop implements Runnable {
             case TIMEOUT -> timedOut.increment();
         }
         st.future.complete(result);
+        // after the callbacks: a producer woken by this permit never sees more than maxQueuedRequests unfinished
+        if (st.holdsPermit) {
+            st.holdsPermit = false;
+            permits.release();
+        }
     }
 
     /** Finishes every request not yet complete, queued ones included, with {@code reason}. */
