@@ -378,9 +378,12 @@ public final class Engine implements AutoCloseable {
                     + schedulerConfig.maxContextLen() + " the engine can hold (maxModelLen / KV cache); shorten it or ask for truncateLeft");
         }
         int[] stopIds = stopTokenIds(request);
+        boolean sinkRows = request.promptLogits() != null && request.promptLogitsFrom() < ids.length - 1;
         SequenceParams params = new SequenceParams(sampling.maxTokens(), request.minTokens(), stopIds,
-                request.truncateLeft(), request.wantsPromptLogprobs());
-        return new RequestState(request, new Sequence(request.id(), ids, params), stopIds, tokenizer, now, loop);
+                request.truncateLeft(), request.wantsPromptLogprobs() || sinkRows);
+        Sequence seq = new Sequence(request.id(), ids, params);
+        if (!request.wantsPromptLogprobs() && sinkRows) seq.skipPromptLogitsBefore(request.promptLogitsFrom());
+        return new RequestState(request, seq, stopIds, tokenizer, now, loop);
     }
 
     private int[] stopTokenIds(Request request) {

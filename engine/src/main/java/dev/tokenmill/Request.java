@@ -1,6 +1,7 @@
 package dev.tokenmill;
 
 import dev.tokenmill.sample.LogitsProcessor;
+import dev.tokenmill.sample.PromptLogitsSink;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.tokenizer.ChatMessage;
 
@@ -36,10 +37,14 @@ import java.util.Objects;
  *                        {@link LogitsProcessor}); each sequence gets fresh ones from these factories
  * @param timeout         deadline from submission: a request not finished by then ends with finish reason
  *                        {@code timeout} and what it generated so far; null for none
+ * @param promptLogits    receives the raw logits row of every prompt position from {@code promptLogitsFrom} on, the
+ *                        last one included (see {@link PromptLogitsSink}); null for none
+ * @param promptLogitsFrom first prompt position whose row {@code promptLogits} receives (0 = all)
  */
 public record Request(String id, String prompt, int[] promptTokenIds, List<ChatMessage> messages, SamplingParams sampling,
                       boolean ignoreEos, int minTokens, int logprobs, int promptLogprobs, boolean truncateLeft,
-                      List<LogitsProcessor.Factory> processors, Duration timeout) {
+                      List<LogitsProcessor.Factory> processors, Duration timeout, PromptLogitsSink promptLogits,
+                      int promptLogitsFrom) {
 
     /** For {@code logprobs} and {@code promptLogprobs}: none wanted. */
     public static final int NO_LOGPROBS = -1;
@@ -104,6 +109,9 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
         for (LogitsProcessor.Factory f : processors) {
             if (f == null) throw new RequestException("request " + id + ": logits processor factories must not be null");
         }
+        if (promptLogitsFrom < 0) {
+            throw new RequestException("request " + id + ": promptLogitsFrom must be >= 0, got " + promptLogitsFrom);
+        }
         if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
             throw new RequestException("request " + id + ": timeout must be positive, got " + timeout);
         }
@@ -143,7 +151,8 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
     public Builder toBuilder() {
         return new Builder(id).prompt(prompt).promptTokenIds(promptTokenIds).messages(messages).sampling(sampling)
                 .ignoreEos(ignoreEos).minTokens(minTokens).logprobs(logprobs).promptLogprobs(promptLogprobs)
-                .truncateLeft(truncateLeft).logitsProcessors(processors).timeout(timeout);
+                .truncateLeft(truncateLeft).logitsProcessors(processors).timeout(timeout)
+                .promptLogits(promptLogits, promptLogitsFrom);
     }
 
     private static void checkLogprobs(String id, String name, int n) {
@@ -159,13 +168,14 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
                 && Arrays.equals(promptTokenIds, r.promptTokenIds) && Objects.equals(messages, r.messages)
                 && sampling.equals(r.sampling) && ignoreEos == r.ignoreEos && minTokens == r.minTokens
                 && logprobs == r.logprobs && promptLogprobs == r.promptLogprobs && truncateLeft == r.truncateLeft
-                && processors.equals(r.processors) && Objects.equals(timeout, r.timeout);
+                && processors.equals(r.processors) && Objects.equals(timeout, r.timeout)
+                && Objects.equals(promptLogits, r.promptLogits) && promptLogitsFrom == r.promptLogitsFrom;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(id, prompt, Arrays.hashCode(promptTokenIds), messages, sampling, ignoreEos, minTokens,
-                logprobs, promptLogprobs, truncateLeft, processors, timeout);
+                logprobs, promptLogprobs, truncateLeft, processors, timeout, promptLogits, promptLogitsFrom);
     }
 
     @Override
@@ -193,6 +203,8 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
         private boolean truncateLeft;
         private List<LogitsProcessor.Factory> processors = List.of();
         private Duration timeout;
+        private PromptLogitsSink promptLogits;
+        private int promptLogitsFrom;
 
         private Builder(String id) {
             this.id = id;
@@ -220,6 +232,8 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
         }
         /** Deadline from submission; the request then ends with finish reason {@code timeout}. */
         public Builder timeout(Duration v) { timeout = v; return this; }
+        /** Hands the raw logits row of every prompt position from {@code from} on to {@code sink}. */
+        public Builder promptLogits(PromptLogitsSink sink, int from) { promptLogits = sink; promptLogitsFrom = from; return this; }
 
         /**
          * Builds without checking values (only a null id is refused): the engine checks a request when it is
@@ -227,7 +241,7 @@ public record Request(String id, String prompt, int[] promptTokenIds, List<ChatM
          */
         public Request build() {
             return new Request(id, prompt, promptTokenIds, messages, sampling, ignoreEos, minTokens, logprobs,
-                    promptLogprobs, truncateLeft, processors, timeout);
+                    promptLogprobs, truncateLeft, processors, timeout, promptLogits, promptLogitsFrom);
         }
     }
 }

@@ -108,7 +108,7 @@ final class RequestState implements StopCondition, TokenHistory {
 
     /** Whether the engine needs only the argmax of this request's next-token row (a backend may skip copying it). */
     boolean wantsOnlyArgmax() {
-        return argmaxOnly && logprobs == null;
+        return argmaxOnly && logprobs == null && request.promptLogits() == null;
     }
 
     // ---- TokenHistory: what the logits processors see ----
@@ -127,6 +127,9 @@ final class RequestState implements StopCondition, TokenHistory {
      * asked; {@code scratch} is the calling worker's. Non-finite logits fail the request.
      */
     int sample(float[] logits, int off, int vocab, Scratch scratch) {
+        if (request.promptLogits() != null && seq.numGeneratedTokens() == 0) {
+            request.promptLogits().accept(seq.numPromptTokens() - 1, logits, off, vocab);
+        }
         double logZ = 0;
         List<Result.Logprob> top = null;
         if (logprobs != null) {
@@ -160,6 +163,8 @@ final class RequestState implements StopCondition, TokenHistory {
 
     /** Records the logprob of prompt token {@code pos + 1} from the logits row of position {@code pos}. */
     void promptLogprob(int pos, float[] logits, int off, int vocab, Scratch scratch) {
+        if (request.promptLogits() != null && pos >= request.promptLogitsFrom()) request.promptLogits().accept(pos, logits, off, vocab);
+        if (!request.wantsPromptLogprobs()) return;
         Result.TokenLogprobs[] all = promptLogprobs; // allocated before the step's rows run (ensurePromptLogprobs)
         int target = seq.tokenAt(pos + 1);
         double logZ = LogSoftmax.logZ(logits, off, vocab, scratch.row);

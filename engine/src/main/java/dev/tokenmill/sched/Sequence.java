@@ -67,6 +67,11 @@ public final class Sequence {
 
     StopCondition stopCondition() { return stopCondition; }
 
+    /** With {@code promptLogits}: no logits rows are owed for prompt positions before {@code position}. */
+    public void skipPromptLogitsBefore(int position) {
+        nextPromptLogitPosition = Math.max(nextPromptLogitPosition, position);
+    }
+
     public String requestId() { return requestId; }
 
     public SequenceParams params() { return params; }
