@@ -15,7 +15,7 @@ import java.lang.invoke.MethodHandle;
  * multiples of {@link #ROW_GROUP} ({@link #splitPoint}).
  * A row's result has the same bits whatever the batch size, tile or thread split (see {@link ScalarTwin} for
  * the arithmetic). When {@link #available()} is false (not Linux x86-64, no AVX2, library not built,
- * {@code -Dtokenmill.native=false}) use the Java kernels ({@code dev.tokenmill.tensor.MatMul}).
+ * {@code -Dtokenmill.native=off}) use the Java kernels ({@code dev.tokenmill.tensor.MatMul}).
  */
 public final class NativeKernels {
     /** Rows computed together; row ranges that start and end at multiples of it never share work. */
@@ -40,7 +40,7 @@ public final class NativeKernels {
 
     /** Why {@link #available()} is false, in words; null when it is true. */
     public static String unavailableReason() {
-        return available() ? null : NativeLibrary.unavailableReason;
+        return NativeLibrary.UNAVAILABLE_REASON;
     }
 
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
