@@ -50,7 +50,7 @@ public final class CpuBackendFactory implements BackendFactory {
         int numBlocks = BlockPool.numBlocksFor(kvBytes, perBlock);
         CpuBackendConfig bc = new CpuBackendConfig(o.blockSize(), numBlocks, o.maxBatchTokens(), o.maxSeqs(), o.maxSeqLen(),
                 o.preferredLogitRows(), f16 ? GgmlType.F16 : GgmlType.F32, o.threads(), true,
-                o.nativeMode() != EngineConfig.NativeMode.OFF && unavailable == null);
-        return new CpuBackend(mc, model.weights(), bc);
+                o.nativeMode() != EngineConfig.NativeMode.OFF && unavailable == null, PackedWeightsCache.defaultDir());
+        return new CpuBackend(model, bc);
     }
 }
