@@ -190,6 +190,7 @@ final class PackedWeightsCache {
     private static void write(Path target, byte[] header, long dataStart, long size, List<Entry> plan,
                               Consumer<MemorySegment> donePacking) throws IOException {
         Files.createDirectories(target.getParent());
+        deleteAbandoned(target);
         Path tmp = Files.createTempFile(target.getParent(), target.getFileName() + ".", ".tmp");
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -214,6 +215,18 @@ final class PackedWeightsCache {
             }
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Temporary files of this target older than an hour: left by a process that died while writing. */
+    private static void deleteAbandoned(Path target) {
+        long cutoff = System.currentTimeMillis() - TimeUnit.HOURS.toMillis(1);
+        try (var stale = Files.newDirectoryStream(target.getParent(), target.getFileName() + ".*.tmp")) {
+            for (Path p : stale) {
+                if (Files.getLastModifiedTime(p).toMillis() < cutoff && Files.deleteIfExists(p)) LOG.info("deleted abandoned {}", p);
+            }
+        } catch (IOException e) {
+            LOG.debug("cannot clean up abandoned temporary files of {}", target, e);
         }
     }
 

@@ -135,6 +135,21 @@ class PackedWeightsCacheTest {
     }
 
     @Test
+    void temporaryFilesAbandonedByADeadWriterAreRemovedWhenTheFileIsNextWritten() throws Exception {
+        Path model = TinyModel.llamaQuantizable(58).writeQuantized(dir, GgmlType.Q8_0);
+        logits(model, cache);
+        Path file = theCacheFile();
+        Path abandoned = Files.writeString(cache.resolve(file.getFileName() + ".123.tmp"), "half written");
+        Path recent = Files.writeString(cache.resolve(file.getFileName() + ".456.tmp"), "still being written");
+        Files.setLastModifiedTime(abandoned, FileTime.fromMillis(System.currentTimeMillis() - TimeUnit.HOURS.toMillis(2)));
+        Files.delete(file);
+        logits(model, cache);
+        assertThat(abandoned).doesNotExist();
+        assertThat(recent).exists();
+        assertThat(files("*.tmpack")).containsExactly(file);
+    }
+
+    @Test
     void modelsOfTheSameShapeGetTheirOwnFiles() throws Exception {
         // same metadata, tensor table and size; written within the same second: only their weights differ
         Path a = TinyModel.llamaQuantizable(54).writeQuantized(Files.createDirectory(dir.resolve("a")), GgmlType.Q8_0);
