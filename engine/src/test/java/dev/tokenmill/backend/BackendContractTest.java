@@ -26,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * What every {@link Backend} must do, whatever the device: a subclass names its {@link BackendFactory} and its
  * tolerances, and inherits the tests. Models are the tiny random ones the tests write ({@link TinyModel}, F32
  * weights); the oracle is the float64 {@link ReferenceForward}. The backend is driven directly (a
- * {@link ForwardBatch} filled by hand) for logits, batch invariance, block sizes and mixed positions, and through
+ * {@link ForwardBatch} filled by hand) for logits, batch invariance, block sizes, mixed positions and rows that need only
+ * their argmax, and through
  * {@link Engine} with a small KV budget for the prefix cache and preemption.
  *
  * <p>Nothing here names a device's classes; the engine is opened with {@link #device()}, so a CUDA subclass runs the
@@ -190,6 +191,34 @@ public abstract class BackendContractTest {
         }
     }
 
+    @Test
+    void aRowMarkedArgmaxOnlyComesBackWholeOrAsItsArgmax() throws Exception {
+        TinyModel tiny = TinyModel.qwen3(12);
+        int[] ids = randomIds(new Random(19), 10, tiny.vocab);
+        try (Model m = ModelLoader.load(tiny.write(dir)); Backend backend = openBackend(m, blockSize(), 4L << 20)) {
+            int[] table = blocks(backend, 0, ids.length);
+            float[][] whole = prefill(backend, ids, table);
+            ForwardBatch batch = new ForwardBatch(ids.length, 1, table.length);
+            batch.nSeqs = 1;
+            batch.contextLens[0] = ids.length;
+            System.arraycopy(table, 0, batch.blockTables[0], 0, table.length);
+            for (int i = 0; i < ids.length; i++) {
+                batch.addToken(0, ids[i], i, true);
+                batch.argmaxOnly[i] = i % 2 == 1;
+            }
+            Logits logits = backend.forward(batch);
+            for (int r = 0; r < ids.length; r++) {
+                int argmax = logits.argmax(r);
+                if (r % 2 == 0) assertThat(argmax).as("row %d is not argmaxOnly: it comes back whole", r).isEqualTo(-1);
+                if (argmax == -1) {
+                    assertClose(new float[][] {logits.copyRow(r)}, new float[][] {whole[r]}, consistencyTolerance(), "row " + r);
+                } else {
+                    assertThat(argmax).as("argmax of row %d", r).isEqualTo(argmax(whole[r]));
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- through the engine
 
     @Test
@@ -332,6 +361,13 @@ public abstract class BackendContractTest {
             for (int v = 0; v < want[t].length; v++) max = Math.max(max, Math.abs(got[t][v] - want[t][v]));
         }
         assertThat(max).as("%s: max |logit - reference|", what).isLessThanOrEqualTo(tolerance);
+    }
+
+    /** The lowest id among equal maxima, as {@link Logits#argmax} defines it. */
+    private static int argmax(float[] row) {
+        int best = 0;
+        for (int i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+        return best;
     }
 
     private static double[][] last(double[][] rows) {
