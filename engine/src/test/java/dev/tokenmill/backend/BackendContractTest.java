@@ -230,11 +230,11 @@ public abstract class BackendContractTest {
         Request warm = Request.tokens("warm", concat(header, randomIds(r, 5, 64))).greedy(2).ignoreEos(true).build();
         Request asked = Request.tokens("asked", prompt).greedy(12).ignoreEos(true).logprobs(0).build();
         Result cached, fresh;
-        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(true).kvCacheBytes(kvBytes(model, 64)).build())) {
+        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(true).kvCacheBytes(kvBytes(model, 256)).build())) {
             engine.generate(List.of(warm));
             cached = engine.generate(List.of(asked)).get(0);
         }
-        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(false).kvCacheBytes(kvBytes(model, 64)).build())) {
+        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(false).kvCacheBytes(kvBytes(model, 256)).build())) {
             fresh = engine.generate(List.of(asked)).get(0);
         }
         assertThat(cached.error()).isNull();
@@ -254,12 +254,12 @@ public abstract class BackendContractTest {
                     .ignoreEos(true).logprobs(0).build());
         }
         List<Result> squeezed;
-        // 20 blocks: two or three sequences fit at a time, so running ones are preempted and recomputed
-        try (Engine engine = Engine.open(model, engineConfig().kvCacheBytes(kvBytes(model, 20)).build())) {
+        // 80 tokens of KV: two or three sequences (up to 59 tokens each) fit at a time, so running ones are preempted
+        try (Engine engine = Engine.open(model, engineConfig().kvCacheBytes(kvBytes(model, 80)).build())) {
             squeezed = engine.generate(requests);
             assertThat(engine.stats().preemptions()).as("preemptions").isPositive();
         }
-        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(false).kvCacheBytes(kvBytes(model, 256)).build())) {
+        try (Engine engine = Engine.open(model, engineConfig().prefixCaching(false).kvCacheBytes(kvBytes(model, 1024)).build())) {
             for (int i = 0; i < requests.size(); i++) {
                 Result alone = engine.generate(List.of(requests.get(i))).get(0);
                 assertSameGeneration(squeezed.get(i), alone);
@@ -322,10 +322,10 @@ public abstract class BackendContractTest {
         return t;
     }
 
-    /** A KV budget of {@code blocks} blocks of {@link #blockSize()} for the model at {@code path}, as this backend sizes them. */
-    private long kvBytes(Path path, int blocks) throws IOException {
+    /** A KV budget of {@code tokens} tokens in blocks of {@link #blockSize()} for the model at {@code path}, as this backend sizes them. */
+    private long kvBytes(Path path, int tokens) throws IOException {
         try (Model m = ModelLoader.load(path); Backend b = openBackend(m, blockSize(), 4L << 20)) {
-            return blocks * b.kvBytesPerBlock();
+            return Math.ceilDiv(tokens, blockSize()) * b.kvBytesPerBlock();
         }
     }
 
