@@ -48,14 +48,22 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
     public enum NativeMode {
         AUTO, REQUIRED, OFF;
 
-        /** From {@code -Dtokenmill.native}: {@code auto} (or unset, or {@code true}), {@code required}, {@code off} (or {@code false}). */
+        /** From {@code -Dtokenmill.native}, as {@link #parse} reads it. */
         public static NativeMode fromSystemProperty() {
-            String v = System.getProperty("tokenmill.native", "auto").trim().toLowerCase(java.util.Locale.ROOT);
+            return parse(System.getProperty("tokenmill.native"));
+        }
+
+        /**
+         * {@code auto} (or null, empty or {@code true}), {@code required}, {@code off} (or {@code false}), in any case;
+         * anything else is an {@link IllegalArgumentException} naming the property.
+         */
+        public static NativeMode parse(String value) {
+            String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
             return switch (v) {
                 case "auto", "true", "" -> AUTO;
                 case "required" -> REQUIRED;
                 case "off", "false" -> OFF;
-                default -> throw new IllegalArgumentException("-Dtokenmill.native must be auto, required or off, got '" + v + "'");
+                default -> throw new IllegalArgumentException("-Dtokenmill.native must be auto, required or off, got '" + value + "'");
             };
         }
     }

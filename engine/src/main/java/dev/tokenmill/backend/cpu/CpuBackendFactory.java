@@ -10,8 +10,21 @@ import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.tensor.GgmlType;
 import dev.tokenmill.tensor.nativ.NativeKernels;
 
+import java.util.function.Supplier;
+
 /** The CPU backend: always available. */
 public final class CpuBackendFactory implements BackendFactory {
+    /** Why the native kernels cannot be used here, or null when they can. */
+    private final Supplier<String> nativeUnavailable;
+
+    public CpuBackendFactory() {
+        this(NativeKernels::unavailableReason);
+    }
+
+    /** With another source of the native kernels' status: tests simulate a library that cannot load. */
+    CpuBackendFactory(Supplier<String> nativeUnavailable) {
+        this.nativeUnavailable = nativeUnavailable;
+    }
 
     @Override
     public EngineConfig.Device device() { return EngineConfig.Device.CPU; }
@@ -21,9 +34,10 @@ public final class CpuBackendFactory implements BackendFactory {
 
     @Override
     public Backend open(Model model, BackendOptions o) {
-        if (o.nativeMode() == EngineConfig.NativeMode.REQUIRED && !NativeKernels.available()) {
+        String unavailable = nativeUnavailable.get();
+        if (o.nativeMode() == EngineConfig.NativeMode.REQUIRED && unavailable != null) {
             throw new IllegalArgumentException(model.gguf().path() + ": EngineConfig.nativeKernels = required (-Dtokenmill.native=required), "
-                    + "but the native kernels cannot be used: " + NativeKernels.unavailableReason());
+                    + "but the native kernels cannot be used: " + unavailable);
         }
         ModelConfig mc = model.config();
         boolean f16 = o.kvType() == EngineConfig.KvType.F16;
@@ -36,7 +50,7 @@ public final class CpuBackendFactory implements BackendFactory {
         int numBlocks = BlockPool.numBlocksFor(kvBytes, perBlock);
         CpuBackendConfig bc = new CpuBackendConfig(o.blockSize(), numBlocks, o.maxBatchTokens(), o.maxSeqs(), o.maxSeqLen(),
                 o.preferredLogitRows(), f16 ? GgmlType.F16 : GgmlType.F32, o.threads(), true,
-                o.nativeMode() != EngineConfig.NativeMode.OFF);
-        return new CpuBackend(mc, model.weights(), bc);
+                o.nativeMode() != EngineConfig.NativeMode.OFF && unavailable == null, PackedWeightsCache.defaultDir());
+        return new CpuBackend(model, bc);
     }
 }
