@@ -1,6 +1,5 @@
 package dev.tokenmill;
 
-import dev.tokenmill.model.Model;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +33,10 @@ class EngineConcurrencyTest {
         Random r = new Random(1);
         prompts = new int[5][];
         expected = new int[5][];
-        try (Model model = TinyEngineModel.load(modelPath)) {
+        try (Engine solo = TinyEngineModel.soloEngine(modelPath)) {
             for (int i = 0; i < prompts.length; i++) {
                 prompts[i] = TinyEngineModel.randomPrompt(r, 4 + 5 * i);
-                expected[i] = TinyEngineModel.reference(model, prompts[i], Request.tokens("x", 3).greedy(6 + i).build().sampling());
+                expected[i] = TinyEngineModel.reference(solo, prompts[i], Request.tokens("x", 3).greedy(6 + i).build().sampling());
             }
         }
     }

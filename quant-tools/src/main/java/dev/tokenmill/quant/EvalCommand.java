@@ -85,7 +85,8 @@ public final class EvalCommand implements Callable<Integer> {
             if (b != null) err.println("eval: KL divergence of " + model + " against the base " + base);
             err.flush();
 
-            Evaluator.Result result = Evaluator.run(m, b, chunked, nThreads,
+            Evaluator.Result result = Evaluator.run(modelIn.path(), baseIn == null ? null : baseIn.path(), m.config().vocabSize(),
+                    chunked, nThreads,
                     (c, seconds, ppl, kld) -> progress(err, c, chunked.chunks(), seconds, ppl, kld));
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("model", model);
