@@ -27,7 +27,9 @@ import java.util.concurrent.Callable;
  * {@code tokenmill generate}: continues one prompt and prints
  * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt with the model.")
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Continue a prompt with the model.", PromptSource.HELP,
+                "Defaults sample (temperature 0.8, random seed); --temperature 0 is greedy and repeatable."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -38,8 +40,11 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--prompt", description = "prompt text (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String prompt;
+
+        @Option(names = "--prompt-file", paramLabel = "FILE", description = "read the prompt from this file (verbatim)")
+        Path promptFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "prompt token ids instead of text")
         int[] ids;
@@ -90,7 +95,7 @@ final class GenerateCommand implements Callable<Integer> {
                 .repetitionPenalty(repeatPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
                 .penaltyLastN(repeatLastN).maxTokens(maxTokens).stopStrings(stop).build();
         try (Model m = ModelLoader.load(model)) {
-            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, input.prompt);
+            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.prompt, input.promptFile, System.in));
             if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
             int ctx = m.config().contextLength();
             if (ids.length >= ctx) {

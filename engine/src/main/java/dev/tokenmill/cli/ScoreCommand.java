@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
  * ids[0..i])}, the whole text run through the model in one forward pass.
  */
 @Command(name = "score", mixinStandardHelpOptions = true,
-        description = "Log-probability of every next token of a text under the model.")
+        description = {"Log-probability of every next token of a text under the model.", PromptSource.HELP})
 final class ScoreCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -30,8 +30,11 @@ final class ScoreCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--text", description = "text to score (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = {"--text", "--prompt"}, paramLabel = "TEXT", description = "text to score (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String text;
+
+        @Option(names = {"--text-file", "--prompt-file"}, paramLabel = "FILE", description = "read the text from this file (verbatim)")
+        Path textFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "token ids to score instead of text")
         int[] ids;
@@ -43,7 +46,7 @@ final class ScoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (Model m = ModelLoader.load(model)) {
-            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, input.text);
+            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.text, input.textFile, System.in));
             if (ids.length == 0) throw new Cli.UserException("nothing to score: the text has no tokens");
             try (SequenceRunner runner = SequenceRunner.create(m, ids.length, PromptText.threads(threads))) {
                 double[] lp = runner.score(ids);

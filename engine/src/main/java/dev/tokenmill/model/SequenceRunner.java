@@ -22,6 +22,7 @@ public final class SequenceRunner implements AutoCloseable {
     static final int PREFILL_CHUNK = 512;
 
     private final ModelConfig cfg;
+    private final String source;
     private final CpuBackend backend;
     private final ForwardBatch batch;
     private final int maxSeqLen;
@@ -37,6 +38,7 @@ public final class SequenceRunner implements AutoCloseable {
 
     public SequenceRunner(Model model, CpuBackendConfig backendConfig) {
         this.cfg = model.config();
+        this.source = String.valueOf(model.gguf().path());
         this.maxSeqLen = backendConfig.maxSeqLen();
         if (backendConfig.numBlocks() * backendConfig.blockSize() < maxSeqLen) {
             throw new IllegalArgumentException("backend has " + backendConfig.numBlocks() + " blocks of " + backendConfig.blockSize()
@@ -137,7 +139,7 @@ public final class SequenceRunner implements AutoCloseable {
         batch.nSeqs = 1;
         batch.contextLens[0] = to;
         for (int i = from; i < to; i++) batch.addToken(0, ids[i], i, allLogits || i == ids.length - 1);
-        return backend.forward(batch);
+        return requireFinite(backend.forward(batch), allLogits ? from : ids.length - 1);
     }
 
     /** Feeds one token at {@code pos} (after the positions already in the cache); returns its logits. */
@@ -147,7 +149,27 @@ public final class SequenceRunner implements AutoCloseable {
         batch.nSeqs = 1;
         batch.contextLens[0] = pos + 1;
         batch.addToken(0, token, pos, true);
-        return backend.forward(batch);
+        return requireFinite(backend.forward(batch), pos);
+    }
+
+    /**
+     * NaN or infinite logits come only from broken weights; they would be sampled as token 0 or scored as NaN
+     * and printed as if they were an answer. {@code firstPos} is the position of row 0, rows are consecutive.
+     */
+    private Logits requireFinite(Logits logits, int firstPos) {
+        float[] data = logits.data();
+        int n = cfg.vocabSize();
+        for (int r = 0; r < logits.count(); r++) {
+            int off = logits.offset(r);
+            for (int t = 0; t < n; t++) {
+                float v = data[off + t];
+                if (!Float.isFinite(v)) {
+                    throw new NonFiniteLogitsException(source + ": the forward pass gave logit " + v + " for token " + t
+                            + " at position " + (firstPos + r) + "; the model's weights are corrupt or overflow, so there is no result");
+                }
+            }
+        }
+        return logits;
     }
 
     /** ln softmax(logits[off..off+n))[target], max-subtracted log-sum-exp in double. */
