@@ -290,10 +290,21 @@ public final class GgufFile implements AutoCloseable {
                 + (v.isArray() ? " of " + v.elementType() : ""));
     }
 
-    /** An error about this file; names from the file (keys, tensors) are printed escaped, so it stays one clean line. */
+    /**
+     * An error about this file. Names from the file (keys, tensors) are printed escaped, so that it stays one clean
+     * line, and a message over {@value #MAX_MESSAGE} characters (a corrupt length can make a key megabytes long)
+     * keeps its start and end.
+     */
     public GgufFormatException error(String what) {
-        return new GgufFormatException(path + ": " + printable(what));
+        String m = printable(what);
+        if (m.length() > MAX_MESSAGE) {
+            m = m.substring(0, MAX_MESSAGE / 2) + " [... " + (m.length() - MAX_MESSAGE) + " characters left out ...] "
+                    + m.substring(m.length() - MAX_MESSAGE / 2);
+        }
+        return new GgufFormatException(path + ": " + m);
     }
+
+    private static final int MAX_MESSAGE = 600;
 
     /**
      * {@code s} with control characters, U+FFFD (what invalid UTF-8 in the file decoded to) and lone surrogates

@@ -100,6 +100,11 @@ public final class TinyModel {
         return new TinyModel(Architecture.LLAMA, 64, 2, 4, 2, 16, 128, 96, 16, 10000f, 1e-5f, false, GgmlType.F32, seed);
     }
 
+    /** A one-block llama whose matrix rows are all 256 elements, so that it can hold K-quant (Q4_K, Q5_K, Q6_K) matrices. */
+    public static TinyModel llamaWide(long seed) {
+        return new TinyModel(Architecture.LLAMA, 256, 1, 4, 2, 64, 256, 64, 64, 10000f, 1e-5f, false, GgmlType.F32, seed);
+    }
+
     /** The same llama with F16 matrices. */
     public static TinyModel llamaF16(long seed) {
         return new TinyModel(Architecture.LLAMA, 32, 2, 4, 2, 8, 48, 64, 4, 10000f, 1e-5f, false, GgmlType.F16, seed);
