@@ -139,6 +139,10 @@ public final class GgufFile implements AutoCloseable {
     /** Opens and maps a GGUF file; throws {@link GgufFormatException} for a malformed one, naming what is wrong. */
     public static GgufFile open(Path path) throws IOException {
         if (Files.isDirectory(path)) throw new GgufFormatException(path + ": is a directory, expected a GGUF file");
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            // a pipe would block the open until something writes to it, and cannot be mapped anyway
+            throw new GgufFormatException(path + ": is not a regular file (a pipe or a device?), expected a GGUF file");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment seg;

@@ -90,7 +90,8 @@ public final class SequenceRunner implements AutoCloseable {
 
         Logits logits = prefill(promptIds);
         float[] promptLast = logits.copyRow(0);
-        int[] out = new int[params.maxTokens()];
+        // at most one token per free position, plus the one sampled at the last: maxTokens may be far larger
+        int[] out = new int[Math.min(params.maxTokens(), maxSeqLen - promptIds.length + 1)];
         int n = 0;
         int pos = promptIds.length;
         FinishReason reason = FinishReason.LENGTH;

@@ -200,6 +200,15 @@ class GgufFileTest {
     }
 
     @Test
+    void aPipeIsRefusedWithoutBlocking() throws Exception {
+        Path fifo = dir.resolve("model.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available");
+        assertThatThrownBy(() -> GgufFile.open(fifo)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(fifo.toString()).hasMessageContaining("not a regular file");
+    }
+
+    @Test
     void corruptKeyNamesArePrintedEscaped() throws IOException {
         byte[] b = Files.readAllBytes(writeSample("esc.gguf"));
         byte[] key = "some.int".getBytes(java.nio.charset.StandardCharsets.UTF_8);
