@@ -90,6 +90,11 @@ public final class TinyModel {
         return new TinyModel(Architecture.QWEN2, 32, 2, 4, 1, 8, 40, 80, 8, 1e6f, 1e-6f, true, GgmlType.F32, seed);
     }
 
+    /** {@link #qwen2(long)} with a vocabulary of {@code vocab} rows (room for a byte-level BPE vocabulary). */
+    public static TinyModel qwen2(long seed, int vocab) {
+        return new TinyModel(Architecture.QWEN2, 32, 2, 4, 1, 8, 40, vocab, 8, 1e6f, 1e-6f, true, GgmlType.F32, seed);
+    }
+
     /** Qwen3 with per-head q/k norms, head size 16 (wider than nEmbd / nHeads), tied embeddings. */
     public static TinyModel qwen3(long seed) {
         return new TinyModel(Architecture.QWEN3, 32, 2, 4, 2, 16, 40, 72, 16, 1e6f, 1e-6f, true, GgmlType.F32, seed);
