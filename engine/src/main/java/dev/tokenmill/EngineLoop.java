@@ -377,7 +377,7 @@ final class EngineLoop implements Runnable {
             } catch (RuntimeException | AssertionError | LinkageError e) {
                 rowError[r] = "request " + st.request.id() + ": " + (s >= 0 ? "sampling" : "scoring the prompt")
                         + " failed: " + (e.getMessage() == null ? e.toString() : e.getMessage());
-                if (!(e instanceof dev.tokenmill.sample.LogSoftmax.NonFiniteLogitsException)) {
+                if (!(e instanceof dev.tokenmill.model.NonFiniteLogitsException)) {
                     log.warn("{}", rowError[r], e);
                 }
             }

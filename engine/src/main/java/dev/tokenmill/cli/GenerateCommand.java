@@ -30,7 +30,9 @@ import java.util.concurrent.Callable;
  * {@code tokenmill generate}: continues one prompt and prints
  * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt with the model.")
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Continue a prompt with the model.", PromptSource.HELP,
+                "Defaults sample (temperature 0.8, random seed); --temperature 0 is greedy and repeatable."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -41,8 +43,11 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--prompt", description = "prompt text (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String prompt;
+
+        @Option(names = "--prompt-file", paramLabel = "FILE", description = "read the prompt from this file (verbatim)")
+        Path promptFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "prompt token ids instead of text")
         int[] ids;
@@ -95,7 +100,7 @@ final class GenerateCommand implements Callable<Integer> {
         int[] ids;
         int ctx;
         try (Model m = ModelLoader.load(model)) {
-            ids = input.ids != null ? input.ids : PromptText.encode(m, input.prompt);
+            ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.prompt, input.promptFile, System.in));
             ctx = m.config().contextLength();
         }
         if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
@@ -112,7 +117,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (Engine engine = PromptText.singleSequenceEngine(model, maxSeqLen, threads)) {
             r = engine.submit(rb.build()).join();
         }
-        if (r.isError()) throw new Cli.UserException(r.error());
+        if (r.isError()) throw new Cli.UserException(model + ": " + r.error());
         if (logitsOut != null) writeLogits(logitsOut, lastLogits[0]);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("prompt_ids", ids);
