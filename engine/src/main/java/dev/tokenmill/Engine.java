@@ -1,8 +1,8 @@
 package dev.tokenmill;
 
-import dev.tokenmill.backend.cpu.CpuBackend;
-import dev.tokenmill.backend.cpu.CpuBackendConfig;
-import dev.tokenmill.kv.BlockPool;
+import dev.tokenmill.backend.Backend;
+import dev.tokenmill.backend.BackendFactory;
+import dev.tokenmill.backend.BackendOptions;
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelLoader;
@@ -10,7 +10,6 @@ import dev.tokenmill.sched.Scheduler;
 import dev.tokenmill.sched.SchedulerConfig;
 import dev.tokenmill.sched.Sequence;
 import dev.tokenmill.sched.SequenceParams;
-import dev.tokenmill.tensor.GgmlType;
 import dev.tokenmill.tokenizer.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +21,10 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -39,7 +42,7 @@ import java.util.function.Consumer;
  * <p>Threads: {@link #submit} is thread-safe and tokenizes on the caller's thread; one engine thread owns the
  * scheduler and the backend and completes the futures, so work chained with {@code thenApply} and friends runs
  * on it and should be short (use the {@code *Async} forms otherwise). {@link #close()} aborts unfinished work:
- * their futures complete with {@link Result.FinishReason#ABORTED}; every future completes.
+ * their futures complete with {@link FinishReason#ABORT}; every future completes.
  *
  * <p>Memory: weights stay memory-mapped; the KV cache ({@link EngineConfig#kvCacheBytes()}), activations and
  * logits are allocated once at {@link #open}.
@@ -50,7 +53,7 @@ public final class Engine implements AutoCloseable {
     private final Path path;
     private final EngineConfig config;
     private final Model model;
-    private final CpuBackend backend;
+    private final Backend backend;
     private final Tokenizer tokenizer;
     private final ChatPrompt chatPrompt;
     private final int[] endOfGenerationIds;
@@ -58,20 +61,36 @@ public final class Engine implements AutoCloseable {
     private final long kvBytes;
     private final EngineLoop loop;
     private final Thread loopThread;
+    private final Semaphore permits;
+    private final java.util.concurrent.atomic.AtomicBoolean closedOnce = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
-     * Where the time of all steps so far went. A step that mixes prefill chunks and decodes has its time split
-     * between the two in proportion to their tokens.
+     * Counters of the work so far, for progress lines and metrics (the Spark connector sums them into accumulators).
+     * A step that mixes prefill chunks and decodes has its time split between the two in proportion to their tokens.
      *
      * @param prefillTokens      tokens computed in prefill (prompt chunks, and recomputation after preemption)
      * @param decodeTokens       tokens computed as single-token decodes
      * @param generatedTokens    tokens sampled
      * @param cachedPromptTokens prompt tokens served from the prefix cache
+     * @param requestsDone       requests finished with {@code stop} or {@code length}
+     * @param requestsFailed     requests finished with {@code error} (bad requests included)
+     * @param requestsAborted    requests cancelled, or aborted by {@link #close()}
+     * @param requestsTimedOut   requests whose deadline passed
+     * @param queuedRequests     requests submitted and not yet running (waiting for a batch slot or KV blocks)
+     * @param runningRequests    requests holding KV blocks
+     * @param kvBlocksUsed       KV blocks held by running requests or kept for the prefix cache
+     * @param kvBlocksFree       KV blocks free (evictable prefix-cache blocks included)
+     * @param promptTokens       prompt tokens of requests that started running (cached ones included)
+     * @param prefixHitRate      {@code cachedPromptTokens / promptTokens}
+     * @param kernelPath         the device and kernel path in use, e.g. {@code cpu: native AVX-512 VNNI}
      */
     public record Stats(long steps, long preemptions, long prefillTokens, long decodeTokens, long generatedTokens,
-                        long cachedPromptTokens, double prefillSeconds, double decodeSeconds) {}
+                        long cachedPromptTokens, double prefillSeconds, double decodeSeconds, long requestsDone,
+                        long requestsFailed, long requestsAborted, long requestsTimedOut, long queuedRequests,
+                        long runningRequests, long kvBlocksUsed, long kvBlocksFree, long promptTokens,
+                        double prefixHitRate, String kernelPath) {}
 
-    private Engine(Path path, EngineConfig config, Model model, CpuBackend backend, Tokenizer tokenizer,
+    private Engine(Path path, EngineConfig config, Model model, Backend backend, Tokenizer tokenizer,
                    SchedulerConfig schedulerConfig, long kvBytes) {
         this.path = path;
         this.config = config;
@@ -82,8 +101,9 @@ public final class Engine implements AutoCloseable {
         this.schedulerConfig = schedulerConfig;
         this.kvBytes = kvBytes;
         this.endOfGenerationIds = endOfGenerationIds(tokenizer, model.config().vocabSize());
+        this.permits = new Semaphore(config.maxQueuedRequests());
         this.loop = new EngineLoop(new Scheduler(schedulerConfig), backend, tokenizer, model.config().vocabSize(),
-                backend.config().maxLogitRows());
+                backend.maxLogitRows(), config.threads(), permits);
         this.loopThread = Thread.ofPlatform().name("tokenmill-engine").daemon().unstarted(() -> {
             try {
                 loop.run();
@@ -101,11 +121,9 @@ public final class Engine implements AutoCloseable {
      * {@link IllegalArgumentException} naming the option when the configuration does not fit the model.
      */
     public static Engine open(Path gguf, EngineConfig config) throws IOException {
-        if (config.device() == EngineConfig.Device.CUDA) {
-            throw new IllegalArgumentException("EngineConfig.device = cuda: the CUDA backend is not available yet; use auto or cpu");
-        }
+        BackendFactory factory = BackendFactory.select(config.device(), line -> log.info("{}: {}", gguf, line));
         Model model = ModelLoader.load(gguf);
-        CpuBackend backend = null;
+        Backend backend = null;
         try {
             ModelConfig mc = model.config();
             int maxModelLen = config.maxModelLen() == EngineConfig.AUTO ? mc.contextLength() : config.maxModelLen();
@@ -115,31 +133,20 @@ public final class Engine implements AutoCloseable {
             }
             if (maxModelLen < 1) throw new IllegalArgumentException(gguf + ": the model's context length is " + maxModelLen);
             int blockSize = config.blockSize();
-            long perBlock = kvBytesPerBlock(mc, blockSize, config.kvType());
-            long kvBytes = config.kvCacheBytes() == EngineConfig.AUTO
-                    ? Math.min(EngineConfig.DEFAULT_KV_CACHE_BYTES, perBlock * config.maxSeqs() * Math.ceilDiv(maxModelLen, blockSize))
-                    : config.kvCacheBytes();
-            if (kvBytes < perBlock) {
-                throw new IllegalArgumentException("EngineConfig.kvCacheBytes = " + kvBytes + " is smaller than one KV block of "
-                        + blockSize + " tokens (" + perBlock + " bytes for this model with " + config.kvType() + " KV)");
-            }
-            int numBlocks = BlockPool.numBlocksFor(kvBytes, perBlock);
+            // the backend decides how many blocks fit (host memory, or what a GPU has free) and how many logit rows a
+            // forward call returns; the scheduler is sized from what it reports
+            backend = factory.open(model, new BackendOptions(blockSize, config.maxBatchTokens(), config.maxSeqs(),
+                    maxModelLen, config.kvCacheBytes(),
+                    config.kvType(), config.threads(), config.nativeKernels(), config.deviceOrdinal(),
+                    config.gpuMemoryFraction()));
+            int numBlocks = backend.numBlocks();
+            long perBlock = backend.kvBytesPerBlock();
             SchedulerConfig sc = new SchedulerConfig(config.maxBatchTokens(), config.maxSeqs(), maxModelLen, blockSize,
                     numBlocks, config.prefixCaching());
-            // logits for every sampled sequence at once; prompt-logprob rows beyond that run in slices
-            int logitRows = Math.min(config.maxBatchTokens(), Math.max(config.maxSeqs(), 64));
-            CpuBackendConfig bc = new CpuBackendConfig(blockSize, numBlocks, config.maxBatchTokens(), config.maxSeqs(),
-                    sc.maxContextLen(), logitRows, config.kvType() == EngineConfig.KvType.F16 ? GgmlType.F16 : GgmlType.F32,
-                    config.threads(), true, true);
-            backend = new CpuBackend(mc, model.weights(), bc);
-            if (backend.kvBytesPerBlock() != perBlock) {
-                throw new IllegalStateException("CpuBackend stores " + backend.kvBytesPerBlock() + " KV bytes per block, the engine sized "
-                        + "its budget for " + perBlock);
-            }
             Tokenizer tokenizer = model.gguf().has("tokenizer.ggml.model") ? Tokenizer.fromGguf(model.gguf()) : null;
-            log.info("engine on {}: {} KV blocks of {} tokens ({} MiB {}), {} tokens / {} sequences per step, {} threads",
-                    gguf, numBlocks, blockSize, (numBlocks * perBlock) >> 20, config.kvType(), config.maxBatchTokens(),
-                    config.maxSeqs(), config.threads());
+            log.info("engine on {}: {}; {} KV blocks of {} tokens ({} MiB {}), {} tokens / {} sequences per step, {} threads",
+                    gguf, backend.kernelPath(), numBlocks, blockSize, (numBlocks * perBlock) >> 20, config.kvType(),
+                    config.maxBatchTokens(), config.maxSeqs(), config.threads());
             return new Engine(gguf, config, model, backend, tokenizer, sc, numBlocks * perBlock);
         } catch (RuntimeException | Error e) {
             if (backend != null) backend.close();
@@ -148,59 +155,163 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** Bytes of K and V of one block over all layers: K and V, each {@code blockSize x kvDim} per layer. */
-    static long kvBytesPerBlock(ModelConfig mc, int blockSize, EngineConfig.KvType type) {
-        return 2L * mc.nLayers() * blockSize * mc.kvDim() * (type == EngineConfig.KvType.F16 ? 2 : 4);
-    }
-
     /**
-     * Queues a request; the future completes when it finishes (also when it fails: see {@link Result#error()}).
-     * Tokenization happens here, on the caller's thread.
+     * Queues a request; the future completes when it finishes. Never throws for a request that cannot be served: a
+     * bad request (null or empty prompt, a prompt longer than the context, ids outside the vocabulary, a chat
+     * template that fails, sampling values out of range, ...) gets a future already completed with a {@link Result}
+     * whose finish reason is {@code error} and whose {@link Result#error()} names the request and the cause.
+     * Tokenization happens here, on the caller's thread. Blocks while {@link EngineConfig#maxQueuedRequests()}
+     * requests are unfinished (not on the engine thread, where it never blocks).
      *
-     * @throws RequestException if the request cannot be served as given (prompt text without a tokenizer, token ids
-     *                          outside the vocabulary, ...)
-     * @throws IllegalStateException after {@link #close()}
+     * <p>Cancelling the future ({@code cancel}) aborts the request at the engine's next step and frees its KV blocks;
+     * the future is then cancelled as the {@link java.util.concurrent.Future} contract says. {@link #cancel(String)}
+     * instead completes it with finish reason {@code abort} and what was generated so far.
+     *
+     * @throws IllegalArgumentException for a null request (a misuse, not a bad row)
+     * @throws IllegalStateException    after {@link #close()}
      */
     public CompletableFuture<Result> submit(Request request) {
-        RequestState st = prepare(request);
-        loop.offer(List.of(st));
-        return st.future;
+        if (request == null) throw new IllegalArgumentException("request must not be null");
+        Prepared p = prepare(request);
+        if (p.failed != null) return p.failed;
+        acquire(1);
+        p.state.holdsPermit = true;
+        offer(List.of(p.state));
+        return p.state.future;
     }
 
     /**
-     * Runs all requests and returns their results in input order. Every request is checked before any is queued, so
-     * a {@link RequestException} leaves nothing running.
+     * Like {@link #submit}, but waits at most {@code timeout} for room in the queue
+     * ({@link EngineConfig#maxQueuedRequests()}); empty when there was none.
+     */
+    public Optional<CompletableFuture<Result>> trySubmit(Request request, Duration timeout) {
+        if (request == null) throw new IllegalArgumentException("request must not be null");
+        if (timeout == null) throw new IllegalArgumentException("timeout must not be null");
+        Prepared p = prepare(request);
+        if (p.failed != null) return Optional.of(p.failed);
+        try {
+            if (!permits.tryAcquire(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS)) return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+        p.state.holdsPermit = true;
+        offer(List.of(p.state));
+        return Optional.of(p.state.future);
+    }
+
+    /**
+     * Aborts every unfinished request with this id at the engine's next step: their KV blocks return to the pool
+     * (full prefix blocks stay cached) and their futures complete with finish reason {@code abort} and what they
+     * generated so far. Does not wait: the returned future completes, once the engine has acted, with how many
+     * requests it aborted (0 when none with this id was unfinished).
+     */
+    public CompletableFuture<Integer> cancel(String requestId) {
+        if (requestId == null) throw new IllegalArgumentException("requestId must not be null");
+        return loop.cancel(requestId);
+    }
+
+    /**
+     * Runs all requests and returns their results in input order. A bad request (or a null element) gets its error
+     * result and the others run as if it were not there.
+     *
+     * @throws IllegalArgumentException for a null list
+     * @throws IllegalStateException    on the engine thread (a future's callback), or after {@link #close()}
      */
     public List<Result> generate(List<Request> requests) {
         refuseOnEngineThread("generate");
-        List<RequestState> states = prepareAll(requests);
-        loop.offer(states);
-        List<Result> results = new ArrayList<>(states.size());
-        for (RequestState st : states) results.add(st.future.join());
+        List<CompletableFuture<Result>> futures = submitAll(requests);
+        List<Result> results = new ArrayList<>(futures.size());
+        for (CompletableFuture<Result> f : futures) results.add(f.join());
         return results;
     }
 
     /**
      * Runs all requests and hands each result to {@code onEachFinished} as soon as it finishes, in finishing order,
-     * on the calling thread; returns when all are handed over. Checked like {@link #generate(List)}. If
+     * on the calling thread; returns when all are handed over. Bad requests are handed over as error results. If
      * {@code onEachFinished} throws, the exception propagates and the remaining requests still run to completion.
      */
     public void generate(List<Request> requests, Consumer<Result> onEachFinished) {
         refuseOnEngineThread("generate");
         if (onEachFinished == null) throw new IllegalArgumentException("onEachFinished must not be null");
-        List<RequestState> states = prepareAll(requests);
         BlockingQueue<Result> finished = new LinkedBlockingQueue<>();
-        for (RequestState st : states) st.future.thenAccept(finished::add);
-        loop.offer(states);
-        for (int i = 0; i < states.size(); i++) {
+        List<CompletableFuture<Result>> futures = submitAll(requests, f -> f.thenAccept(finished::add));
+        for (int i = 0; i < futures.size(); i++) {
             Result r;
             try {
                 r = finished.take();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for results (" + i + " of " + states.size() + " handed over)", e);
+                throw new IllegalStateException("interrupted while waiting for results (" + i + " of " + futures.size() + " handed over)", e);
             }
             onEachFinished.accept(r);
+        }
+    }
+
+    private List<CompletableFuture<Result>> submitAll(List<Request> requests) {
+        return submitAll(requests, f -> { });
+    }
+
+    /**
+     * Prepares every request, then queues the good ones as one list (so they are admitted together) when the queue
+     * bound allows, else in chunks that wait for room.
+     */
+    private List<CompletableFuture<Result>> submitAll(List<Request> requests, Consumer<CompletableFuture<Result>> hook) {
+        if (requests == null) throw new IllegalArgumentException("the list of requests must not be null");
+        List<CompletableFuture<Result>> futures = new ArrayList<>(requests.size());
+        List<RequestState> good = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            Request r = requests.get(i);
+            Prepared p = r == null ? new Prepared(null, failedFuture("#" + i, "request " + i + " of the list is null"))
+                    : prepare(r);
+            CompletableFuture<Result> f = p.failed != null ? p.failed : p.state.future;
+            hook.accept(f);
+            futures.add(f);
+            if (p.state != null) good.add(p.state);
+        }
+        int chunk = config.maxQueuedRequests();
+        for (int from = 0; from < good.size(); from += chunk) {
+            List<RequestState> part = good.subList(from, Math.min(good.size(), from + chunk));
+            acquire(part.size());
+            for (RequestState st : part) st.holdsPermit = true;
+            offer(part);
+        }
+        return futures;
+    }
+
+    /** Takes {@code n} queue permits, blocking; on the engine thread it takes what is free and never waits. */
+    private void acquire(int n) {
+        if (Thread.currentThread() == loopThread) {
+            permits.tryAcquire(n); // a callback must not wait for the thread it runs on; over-commit instead
+            return;
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                permits.acquire(n);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        if (!loop.isAccepting()) {
+            permits.release(n);
+            loop.offer(List.of()); // throws the closed-engine error
+        }
+    }
+
+    private void offer(List<RequestState> states) {
+        try {
+            loop.offer(states);
+        } catch (RuntimeException e) {
+            for (RequestState st : states) {
+                if (st.holdsPermit) {
+                    st.holdsPermit = false;
+                    permits.release();
+                }
+            }
+            throw e;
         }
     }
 
@@ -212,21 +323,32 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private List<RequestState> prepareAll(List<Request> requests) {
-        if (requests == null) throw new RequestException("the list of requests must not be null");
-        List<RequestState> states = new ArrayList<>(requests.size());
-        for (int i = 0; i < requests.size(); i++) {
-            Request r = requests.get(i);
-            if (r == null) throw new RequestException("request " + i + " of the list is null");
-            states.add(prepare(r));
-        }
-        return states;
+    /** A prepared request, or the future of one that failed its checks. */
+    private record Prepared(RequestState state, CompletableFuture<Result> failed) {}
+
+    private CompletableFuture<Result> failedFuture(String id, String message) {
+        loop.failed.increment();
+        return CompletableFuture.completedFuture(new Result(id, "", new int[0], FinishReason.ERROR, 0, 0, 0, null, null,
+                new Result.Timings(0, 0, 0), message));
     }
 
-    /** Tokenizes and checks a request against the model; nothing is queued. */
-    private RequestState prepare(Request request) {
-        if (request == null) throw new RequestException("request must not be null");
+    /** Checks and tokenizes a request against the model; nothing is queued. A bad request gets a failed future. */
+    private Prepared prepare(Request request) {
+        try {
+            return new Prepared(prepareOrThrow(request), null);
+        } catch (RuntimeException e) {
+            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!msg.contains(request.id())) msg = "request " + request.id() + ": " + msg;
+            if (!(e instanceof RequestException) && !(e instanceof IllegalArgumentException)) {
+                log.debug("request {} failed while being prepared", request.id(), e);
+            }
+            return new Prepared(null, failedFuture(request.id(), msg));
+        }
+    }
+
+    private RequestState prepareOrThrow(Request request) {
         long now = System.nanoTime();
+        request.validate();
         int vocab = model.config().vocabSize();
         int[] ids;
         if (request.prompt() != null) {
@@ -251,10 +373,17 @@ public final class Engine implements AutoCloseable {
                 throw new RequestException("request " + request.id() + ": stop token id " + id + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
+        if (ids.length > schedulerConfig.maxContextLen() && !request.truncateLeft()) {
+            throw new RequestException("request " + request.id() + ": the prompt has " + ids.length + " tokens, more than the "
+                    + schedulerConfig.maxContextLen() + " the engine can hold (maxModelLen / KV cache); shorten it or ask for truncateLeft");
+        }
         int[] stopIds = stopTokenIds(request);
+        boolean sinkRows = request.promptLogits() != null && request.promptLogitsFrom() < ids.length - 1;
         SequenceParams params = new SequenceParams(sampling.maxTokens(), request.minTokens(), stopIds,
-                request.truncateLeft(), request.wantsPromptLogprobs());
-        return new RequestState(request, new Sequence(request.id(), ids, params), stopIds, tokenizer, now);
+                request.truncateLeft(), request.wantsPromptLogprobs() || sinkRows);
+        Sequence seq = new Sequence(request.id(), ids, params);
+        if (!request.wantsPromptLogprobs() && sinkRows) seq.skipPromptLogitsBefore(request.promptLogitsFrom());
+        return new RequestState(request, seq, stopIds, tokenizer, now, loop);
     }
 
     private int[] stopTokenIds(Request request) {
@@ -304,18 +433,24 @@ public final class Engine implements AutoCloseable {
     /** KV bytes allocated: {@link #numKvBlocks()} blocks, never more than {@link EngineConfig#kvCacheBytes()}. */
     public long kvCacheBytes() { return kvBytes; }
 
+    /** False once {@link #close()} was called (or the engine failed): no request can be submitted. */
+    public boolean isOpen() { return loop.isAccepting(); }
+
     /** Counters of the work done so far; cheap, callable from any thread. */
-    public Stats stats() { return loop.stats(); }
+    public Stats stats() { return loop.stats(backend.kernelPath(), schedulerConfig.numBlocks()); }
 
     /**
-     * Stops accepting requests, aborts unfinished ones (their futures complete with
-     * {@link Result.FinishReason#ABORTED}), waits for the engine thread to finish its current step, and releases the
+     * Stops accepting requests, aborts unfinished ones (their futures complete with finish reason
+     * {@link FinishReason#ABORT}), wakes producers blocked in {@link #submit}, waits for the engine thread to finish
+     * its current step (one step: it returns promptly), and releases the
      * KV cache, the compute threads and the model mapping. Idempotent. When called from the engine thread itself
      * (inside a future's callback) it does not wait; the release follows when the callback returns.
      */
     @Override
     public void close() {
         loop.close();
+        // wake blocked producers once: they see the engine closed
+        if (closedOnce.compareAndSet(false, true)) permits.release(Integer.MAX_VALUE / 4);
         if (Thread.currentThread() == loopThread) return;
         boolean interrupted = false;
         while (true) {

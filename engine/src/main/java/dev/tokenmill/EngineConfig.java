@@ -15,10 +15,20 @@ package dev.tokenmill;
  * @param threads        compute threads of the forward pass
  * @param prefixCaching  share full KV blocks of equal token prefixes between requests, now and later
  * @param maxModelLen    longest sequence (prompt plus generated tokens); {@link #AUTO} (0): the model's context length
- * @param device         where the model runs
+ * @param device         where the model runs: {@code cpu}, {@code cuda}, or {@code auto} (CUDA when a device and its
+ *                       driver are present, else the CPU; one log line says which)
+ * @param nativeKernels  the CPU's native int8 kernels: {@code auto} uses them when they load, {@code required} fails
+ *                       {@link Engine#open} with the reason when they cannot, {@code off} runs the Java kernels; the
+ *                       default comes from the system property {@code tokenmill.native} ({@code auto} when unset)
+ * @param maxQueuedRequests requests submitted but not yet finished, beyond which {@link Engine#submit} blocks and
+ *                       {@link Engine#trySubmit} gives up: bounds the memory a fast producer can pin
+ * @param deviceOrdinal  which GPU (CUDA device index); -1: the one Spark assigned (its resource address) or else 0
+ * @param gpuMemoryFraction share of the GPU memory left free after the weights that the KV cache takes when
+ *                       {@code kvCacheBytes} is auto
  */
 public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, KvType kvType, int blockSize,
-                           int threads, boolean prefixCaching, int maxModelLen, Device device) {
+                           int threads, boolean prefixCaching, int maxModelLen, Device device, NativeMode nativeKernels,
+                           int maxQueuedRequests, int deviceOrdinal, double gpuMemoryFraction) {
 
     /** For {@code kvCacheBytes} and {@code maxModelLen}: derive from the model and the other options. */
     public static final int AUTO = 0;
@@ -28,8 +38,35 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
     /** Element type of the KV cache. */
     public enum KvType { F16, F32 }
 
-    /** Where the model runs. {@code AUTO} picks the CPU until the CUDA backend lands. */
-    public enum Device { AUTO, CPU, CUDA }
+    /** Default of {@code maxQueuedRequests}: enough to keep any batch full, small enough to bound memory. */
+    public static final int DEFAULT_MAX_QUEUED_REQUESTS = 4096;
+
+    /** Where the model runs. Declared in the order {@code auto} prefers them after CUDA: CPU is the fallback. */
+    public enum Device { CPU, CUDA, AUTO }
+
+    /** Whether the CPU backend's native kernels are used. */
+    public enum NativeMode {
+        AUTO, REQUIRED, OFF;
+
+        /** From {@code -Dtokenmill.native}, as {@link #parse} reads it. */
+        public static NativeMode fromSystemProperty() {
+            return parse(System.getProperty("tokenmill.native"));
+        }
+
+        /**
+         * {@code auto} (or null, empty or {@code true}), {@code required}, {@code off} (or {@code false}), in any case;
+         * anything else is an {@link IllegalArgumentException} naming the property.
+         */
+        public static NativeMode parse(String value) {
+            String v = value == null ? "auto" : value.trim().toLowerCase(java.util.Locale.ROOT);
+            return switch (v) {
+                case "auto", "true", "" -> AUTO;
+                case "required" -> REQUIRED;
+                case "off", "false" -> OFF;
+                default -> throw new IllegalArgumentException("-Dtokenmill.native must be auto, required or off, got '" + value + "'");
+            };
+        }
+    }
 
     public EngineConfig {
         requireRange("maxBatchTokens", maxBatchTokens, 1, 1 << 20);
@@ -43,9 +80,16 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
         }
         if (kvType == null) throw new IllegalArgumentException("EngineConfig.kvType must be F16 or F32, got null");
         requireRange("blockSize", blockSize, 1, 1024);
-        requireRange("threads", threads, 1, 4096);
+        // compute threads far beyond the cores only contend (1000 on 2 cores took minutes): at most 4 per processor
+        requireRange("threads", threads, 1, 4L * Runtime.getRuntime().availableProcessors());
         requireRange("maxModelLen", maxModelLen, 0, Integer.MAX_VALUE);
         if (device == null) throw new IllegalArgumentException("EngineConfig.device must be auto, cpu or cuda, got null");
+        if (nativeKernels == null) throw new IllegalArgumentException("EngineConfig.nativeKernels must be auto, required or off, got null");
+        requireRange("maxQueuedRequests", maxQueuedRequests, 1, 1 << 24);
+        requireRange("deviceOrdinal", deviceOrdinal, -1, 1024);
+        if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
+            throw new IllegalArgumentException("EngineConfig.gpuMemoryFraction must be in (0, 1], got " + gpuMemoryFraction);
+        }
     }
 
     public static Builder builder() {
@@ -59,7 +103,9 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
 
     public Builder toBuilder() {
         return new Builder().maxBatchTokens(maxBatchTokens).maxSeqs(maxSeqs).kvCacheBytes(kvCacheBytes).kvType(kvType)
-                .blockSize(blockSize).threads(threads).prefixCaching(prefixCaching).maxModelLen(maxModelLen).device(device);
+                .blockSize(blockSize).threads(threads).prefixCaching(prefixCaching).maxModelLen(maxModelLen).device(device)
+                .nativeKernels(nativeKernels).maxQueuedRequests(maxQueuedRequests).deviceOrdinal(deviceOrdinal)
+                .gpuMemoryFraction(gpuMemoryFraction);
     }
 
     private static void requireRange(String name, long v, long lo, long hi) {
@@ -79,6 +125,10 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
         private boolean prefixCaching = true;
         private int maxModelLen = AUTO;
         private Device device = Device.AUTO;
+        private NativeMode nativeKernels;
+        private int maxQueuedRequests = DEFAULT_MAX_QUEUED_REQUESTS;
+        private int deviceOrdinal = -1;
+        private double gpuMemoryFraction = 0.9;
 
         private Builder() {}
 
@@ -91,11 +141,16 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
         public Builder prefixCaching(boolean v) { prefixCaching = v; return this; }
         public Builder maxModelLen(int v) { maxModelLen = v; return this; }
         public Builder device(Device v) { device = v; return this; }
+        public Builder nativeKernels(NativeMode v) { nativeKernels = v; return this; }
+        public Builder maxQueuedRequests(int v) { maxQueuedRequests = v; return this; }
+        public Builder deviceOrdinal(int v) { deviceOrdinal = v; return this; }
+        public Builder gpuMemoryFraction(double v) { gpuMemoryFraction = v; return this; }
 
         /** Validates; an option out of range is an {@link IllegalArgumentException} naming it. */
         public EngineConfig build() {
             return new EngineConfig(maxBatchTokens, maxSeqs, kvCacheBytes, kvType, blockSize, threads, prefixCaching,
-                    maxModelLen, device);
+                    maxModelLen, device, nativeKernels != null ? nativeKernels : NativeMode.fromSystemProperty(),
+                    maxQueuedRequests, deviceOrdinal, gpuMemoryFraction);
         }
     }
 }

@@ -2,7 +2,6 @@ package dev.tokenmill;
 
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -20,27 +19,12 @@ import java.util.Objects;
  * @param promptLogprobs     per prompt token after the first, when the request asked for {@code promptLogprobs}; else
  *                           null
  * @param timings            where the request's time went
- * @param error              why the request failed, when {@code finishReason} is {@link FinishReason#ERROR} or
- *                           {@link FinishReason#ABORTED}; else null
+ * @param error              why the request failed, when {@code finishReason} is {@link FinishReason#ERROR}, {@link FinishReason#ABORT}
+ *                           or {@link FinishReason#TIMEOUT}; else null
  */
 public record Result(String id, String text, int[] tokenIds, FinishReason finishReason, int promptTokens,
                      int completionTokens, int cachedPromptTokens, List<TokenLogprobs> logprobs,
                      List<TokenLogprobs> promptLogprobs, Timings timings, String error) {
-
-    /** Why generation ended. */
-    public enum FinishReason {
-        /** A stop string, a stop token or an end-of-generation token. */
-        STOP,
-        /** {@code maxTokens} generated, or the context / KV limit reached. */
-        LENGTH,
-        /** The request could not be served (e.g. a prompt that can never fit); see {@link #error()}. */
-        ERROR,
-        /** The engine closed before the request finished. */
-        ABORTED;
-
-        /** Lower-case name, as in OpenAI-style outputs: {@code stop}, {@code length}, {@code error}, {@code aborted}. */
-        public String wireName() { return name().toLowerCase(Locale.ROOT); }
-    }
 
     /** A token and its natural-log probability under the model (raw logits, before penalties and temperature). */
     public record Logprob(int token, double logprob) {}
@@ -78,7 +62,7 @@ public record Result(String id, String text, int[] tokenIds, FinishReason finish
     }
 
     public boolean isError() {
-        return finishReason == FinishReason.ERROR || finishReason == FinishReason.ABORTED;
+        return finishReason == FinishReason.ERROR || finishReason == FinishReason.ABORT;
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.tokenmill;
 
-import dev.tokenmill.model.Model;
 import dev.tokenmill.sample.SamplingParams;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,14 +36,14 @@ class EngineBatchingTest {
 
     private static void assertMatchesReference(List<Request> requests, List<Result> results) throws Exception {
         assertThat(results).hasSize(requests.size());
-        try (Model model = TinyEngineModel.load(modelPath)) {
+        try (Engine solo = TinyEngineModel.soloEngine(modelPath)) {
             for (int i = 0; i < requests.size(); i++) {
                 Request q = requests.get(i);
                 Result res = results.get(i);
-                int[] expected = TinyEngineModel.reference(model, q.promptTokenIds(), q.sampling());
+                int[] expected = TinyEngineModel.reference(solo, q.promptTokenIds(), q.sampling());
                 assertThat(res.id()).isEqualTo(q.id());
                 assertThat(res.error()).isNull();
-                assertThat(res.finishReason()).isEqualTo(Result.FinishReason.LENGTH);
+                assertThat(res.finishReason()).isEqualTo(FinishReason.LENGTH);
                 assertThat(res.tokenIds()).as("tokens of %s", q.id()).containsExactly(expected);
                 assertThat(res.promptTokens()).isEqualTo(q.promptTokenIds().length);
                 assertThat(res.completionTokens()).isEqualTo(expected.length);
@@ -130,8 +129,8 @@ class EngineBatchingTest {
         }
         assertThat(batched).containsExactly(alone);
         assertThat(otherSeed).isNotEqualTo(alone);
-        try (Model model = TinyEngineModel.load(modelPath)) {
-            assertThat(alone).containsExactly(TinyEngineModel.reference(model, prompt, params));
+        try (Engine solo = TinyEngineModel.soloEngine(modelPath)) {
+            assertThat(alone).containsExactly(TinyEngineModel.reference(solo, prompt, params));
         }
     }
 }

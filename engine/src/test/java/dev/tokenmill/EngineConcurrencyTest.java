@@ -1,6 +1,5 @@
 package dev.tokenmill;
 
-import dev.tokenmill.model.Model;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +33,10 @@ class EngineConcurrencyTest {
         Random r = new Random(1);
         prompts = new int[5][];
         expected = new int[5][];
-        try (Model model = TinyEngineModel.load(modelPath)) {
+        try (Engine solo = TinyEngineModel.soloEngine(modelPath)) {
             for (int i = 0; i < prompts.length; i++) {
                 prompts[i] = TinyEngineModel.randomPrompt(r, 4 + 5 * i);
-                expected[i] = TinyEngineModel.reference(model, prompts[i], Request.tokens("x", 3).greedy(6 + i).build().sampling());
+                expected[i] = TinyEngineModel.reference(solo, prompts[i], Request.tokens("x", 3).greedy(6 + i).build().sampling());
             }
         }
     }
@@ -133,7 +132,7 @@ class EngineConcurrencyTest {
         int aborted = 0;
         for (CompletableFuture<Result> f : futures) {
             Result res = f.get(TIMEOUT_S, TimeUnit.SECONDS);
-            if (res.finishReason() == Result.FinishReason.ABORTED) {
+            if (res.finishReason() == FinishReason.ABORT) {
                 aborted++;
                 assertThat(res.error()).contains("closed");
             } else {
@@ -152,8 +151,8 @@ class EngineConcurrencyTest {
         CompletableFuture<Result> other = engine.submit(Request.tokens("other", prompts[4]).greedy(200).ignoreEos(true).build());
         CompletableFuture<Result> first = engine.submit(Request.tokens("first", 5).greedy(1).build());
         first.thenRun(engine::close);
-        assertThat(first.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(Result.FinishReason.LENGTH);
-        assertThat(other.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(Result.FinishReason.ABORTED);
+        assertThat(first.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(FinishReason.LENGTH);
+        assertThat(other.get(TIMEOUT_S, TimeUnit.SECONDS).finishReason()).isEqualTo(FinishReason.ABORT);
         engine.close();
     }
 }

@@ -3,7 +3,6 @@ package dev.tokenmill;
 import dev.tokenmill.gguf.GgufWriter;
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.TinyModel;
-import dev.tokenmill.model.SequenceRunner;
 import dev.tokenmill.tokenizer.ChatMessage;
 import dev.tokenmill.sample.SamplingParams;
 import org.junit.jupiter.api.AfterAll;
@@ -38,14 +37,16 @@ class EngineRequestTest {
     }
 
     @Test
-    void promptLogprobsEqualTheSingleSequenceScore() throws Exception {
+    void promptLogprobsEqualThoseOfTheRequestAlone() throws Exception {
         int[] prompt = TinyEngineModel.randomPrompt(new Random(1), 90);
         // 90 prompt rows: more than the 64 logit rows of one forward call, so the step runs in two slices
         Request q = Request.tokens("score", prompt).greedy(1).promptLogprobs(2).build();
         Result res = engine.submit(q).join();
-        double[] expected;
-        try (Model model = TinyEngineModel.load(modelPath); SequenceRunner runner = SequenceRunner.create(model, prompt.length, 1)) {
-            expected = runner.score(prompt);
+        // the reference: the same prompt alone on a one-sequence engine
+        double[] expected = new double[prompt.length - 1];
+        try (Engine solo = TinyEngineModel.soloEngine(modelPath)) {
+            Result alone = solo.submit(q).join();
+            for (int i = 0; i < expected.length; i++) expected[i] = alone.promptLogprobs().get(i).logprob();
         }
         assertThat(res.promptLogprobs()).hasSize(prompt.length - 1);
         for (int i = 0; i < expected.length; i++) {
@@ -76,8 +77,9 @@ class EngineRequestTest {
             assertThat(expectedIds[0]).isEqualTo(1); // the template's bos_token, parsed as the control token
             assertThat(viaChat.promptTokens()).isEqualTo(expectedIds.length);
             assertThat(viaChat.tokenIds()).containsExactly(viaIds.tokenIds());
-            assertThatThrownBy(() -> chat.submit(Request.chat("bad", List.of(new ChatMessage("user", null))).build()))
-                    .isInstanceOf(RequestException.class).hasMessageContaining("content");
+            Result bad = chat.submit(Request.chat("bad", List.of(new ChatMessage("user", null))).build()).join();
+            assertThat(bad.finishReason()).isEqualTo(FinishReason.ERROR);
+            assertThat(bad.error()).contains("request bad").contains("content");
         }
     }
 
@@ -121,7 +123,7 @@ class EngineRequestTest {
         while (free[first] != stop) first++;
         SamplingParams params = SamplingParams.greedy(10).toBuilder().stopTokenIds(List.of(stop)).build();
         Result res = engine.submit(Request.tokens("stop", prompt).sampling(params).ignoreEos(true).build()).join();
-        assertThat(res.finishReason()).isEqualTo(Result.FinishReason.STOP);
+        assertThat(res.finishReason()).isEqualTo(FinishReason.STOP);
         assertThat(res.tokenIds()).containsExactly(java.util.Arrays.copyOf(free, first + 1));
         assertThat(res.text()).isEqualTo(engine.tokenizer().decode(free, 0, first));
     }
@@ -135,7 +137,7 @@ class EngineRequestTest {
         String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
         SamplingParams params = SamplingParams.greedy(12).toBuilder().stopStrings(List.of(stop)).build();
         Result res = engine.submit(Request.tokens("stop", prompt).sampling(params).ignoreEos(true).build()).join();
-        assertThat(res.finishReason()).isEqualTo(Result.FinishReason.STOP);
+        assertThat(res.finishReason()).isEqualTo(FinishReason.STOP);
         assertThat(res.text()).isEqualTo(text.substring(0, text.indexOf(stop)));
         assertThat(res.tokenIds().length).isLessThanOrEqualTo(free.tokenIds().length);
     }
@@ -147,11 +149,11 @@ class EngineRequestTest {
         for (int attempt = 0; attempt < 200; attempt++) {
             int[] prompt = TinyEngineModel.randomPrompt(r, 6);
             Result free = engine.submit(Request.tokens("eos", prompt).greedy(8).build()).join();
-            if (free.finishReason() != Result.FinishReason.STOP) continue;
+            if (free.finishReason() != FinishReason.STOP) continue;
             assertThat(free.tokenIds()[free.tokenIds().length - 1]).isEqualTo(TinyEngineModel.EOS);
             Result min = engine.submit(Request.tokens("min", prompt).greedy(8).minTokens(8).build()).join();
             assertThat(min.tokenIds()).hasSize(8).doesNotContain(TinyEngineModel.EOS);
-            assertThat(min.finishReason()).isEqualTo(Result.FinishReason.LENGTH);
+            assertThat(min.finishReason()).isEqualTo(FinishReason.LENGTH);
             return;
         }
         throw new AssertionError("no prompt of 200 stopped at EOS within 8 tokens; the test model changed");
@@ -175,7 +177,7 @@ class EngineRequestTest {
         requests.add(Request.tokens("ok2", TinyEngineModel.randomPrompt(r, 10)).greedy(5).ignoreEos(true).build());
         requests.add(Request.tokens("cut", TinyEngineModel.randomPrompt(r, 120)).greedy(5).ignoreEos(true).truncateLeft(true).build());
         List<Result> results = engine.generate(requests);
-        assertThat(results.get(1).finishReason()).isEqualTo(Result.FinishReason.ERROR);
+        assertThat(results.get(1).finishReason()).isEqualTo(FinishReason.ERROR);
         assertThat(results.get(1).error()).contains("huge", "97 tokens", "96");
         assertThat(results.get(1).tokenIds()).isEmpty();
         for (int i : new int[] {0, 2, 3}) {
@@ -204,7 +206,7 @@ class EngineRequestTest {
                 boolean undecodable = java.util.Arrays.stream(res.tokenIds()).anyMatch(t -> t == highest);
                 if (undecodable) {
                     failed++;
-                    assertThat(res.finishReason()).isEqualTo(Result.FinishReason.ERROR);
+                    assertThat(res.finishReason()).isEqualTo(FinishReason.ERROR);
                     assertThat(res.error()).contains(res.id());
                 } else {
                     assertThat(res.error()).isNull();
@@ -217,24 +219,35 @@ class EngineRequestTest {
     }
 
     @Test
-    void badRequestsAreRefusedOnTheCallersThread() {
-        assertThatThrownBy(() -> Request.text("n", null).build()).isInstanceOf(RequestException.class)
-                .hasMessageContaining("request n").hasMessageContaining("null prompt");
-        assertThatThrownBy(() -> Request.tokens("e").build()).isInstanceOf(RequestException.class).hasMessageContaining("empty");
-        assertThatThrownBy(() -> Request.tokens("l", 5).logprobs(50).build()).isInstanceOf(RequestException.class)
-                .hasMessageContaining("logprobs").hasMessageContaining("50");
-        assertThatThrownBy(() -> Request.tokens("m", 5).greedy(3).minTokens(4).build()).isInstanceOf(RequestException.class)
-                .hasMessageContaining("minTokens");
-        assertThatThrownBy(() -> engine.submit(Request.tokens("v", 5, 64).build())).isInstanceOf(RequestException.class)
-                .hasMessageContaining("promptTokenIds[1] = 64").hasMessageContaining("vocabulary");
-        assertThatThrownBy(() -> engine.submit(null)).isInstanceOf(RequestException.class);
-        assertThatThrownBy(() -> engine.submit(Request.chat("c", List.of(ChatMessage.user("hi"))).build()))
-                .isInstanceOf(RequestException.class).hasMessageContaining("tokenizer.chat_template");
-        // one bad request in a list: nothing runs, the caller hears which
-        List<Request> mixed = List.of(Request.tokens("fine", 5).greedy(2).build(), Request.tokens("bad", 99).build());
-        long steps = engine.stats().steps();
-        assertThatThrownBy(() -> engine.generate(mixed)).isInstanceOf(RequestException.class).hasMessageContaining("bad");
-        assertThat(engine.stats().steps()).isEqualTo(steps);
+    void badRequestsFailAloneWithAnErrorNamingThem() {
+        assertErrorResult(Request.text("n", null).build(), "request n", "null prompt");
+        assertErrorResult(Request.tokens("e").build(), "request e", "empty");
+        assertErrorResult(Request.tokens("l", 5).logprobs(50).build(), "logprobs", "50");
+        assertErrorResult(Request.tokens("m", 5).greedy(3).minTokens(4).build(), "minTokens");
+        assertErrorResult(Request.tokens("v", 5, 64).build(), "promptTokenIds[1] = 64", "vocabulary");
+        assertErrorResult(Request.chat("c", List.of(ChatMessage.user("hi"))).build(), "tokenizer.chat_template");
+        assertErrorResult(Request.tokens("t", 5).sampling(SamplingParams.builder().temperature(Float.NaN).buildUnchecked()).build(),
+                "request t", "temperature");
+        assertThatThrownBy(() -> engine.submit(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> engine.generate(null)).isInstanceOf(IllegalArgumentException.class);
+        // one bad request in a list: the others run, results stay in input order
+        List<Request> mixed = java.util.Arrays.asList(Request.tokens("fine", 5).greedy(2).ignoreEos(true).build(),
+                Request.tokens("bad", 99).build(), null);
+        List<Result> results = engine.generate(mixed);
+        assertThat(results).extracting(Result::id).containsExactly("fine", "bad", "#2");
+        assertThat(results.get(0).finishReason()).isEqualTo(FinishReason.LENGTH);
+        assertThat(results.get(0).tokenIds()).hasSize(2);
+        assertThat(results.get(1).finishReason()).isEqualTo(FinishReason.ERROR);
+        assertThat(results.get(1).error()).contains("request bad").contains("99");
+        assertThat(results.get(2).error()).contains("null");
+    }
+
+    private void assertErrorResult(Request request, String... messageParts) {
+        Result r = engine.submit(request).join();
+        assertThat(r.id()).isEqualTo(request.id());
+        assertThat(r.finishReason()).isEqualTo(FinishReason.ERROR);
+        assertThat(r.isError()).isTrue();
+        for (String part : messageParts) assertThat(r.error()).contains(part);
     }
 
     @Test

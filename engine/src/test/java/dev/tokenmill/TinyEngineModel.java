@@ -4,7 +4,6 @@ import dev.tokenmill.gguf.GgufValue;
 import dev.tokenmill.gguf.GgufWriter;
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelLoader;
-import dev.tokenmill.model.SequenceRunner;
 import dev.tokenmill.model.TinyModel;
 import dev.tokenmill.sample.SamplingParams;
 
@@ -17,7 +16,7 @@ import java.util.Random;
 /**
  * The tiny random llama of the model tests (64-token vocabulary, context 256) written with a matching 64-token
  * SentencePiece vocabulary, so that engine tests can use text, stop strings and EOS; plus a one-sequence reference
- * ({@link SequenceRunner}, F32 KV) to compare the engine against.
+ * (an engine that runs one request at a time, F32 KV) to compare batched runs against.
  */
 final class TinyEngineModel {
     static final int VOCAB = 64;
@@ -79,11 +78,17 @@ final class TinyEngineModel {
                 .maxSeqs(maxSeqs).blockSize(4).kvCacheBytes(256L << 10);
     }
 
-    /** What the one-sequence runner generates for these ids (EOS ignored: no end-of-generation check). */
-    static int[] reference(Model model, int[] prompt, SamplingParams params) {
-        try (SequenceRunner r = SequenceRunner.create(model, Math.min(CONTEXT, prompt.length + params.maxTokens()), 1)) {
-            return r.generate(prompt, params, null).tokenIds();
-        }
+    /** An engine that runs one sequence at a time with F32 KV: the reference of the batching tests. */
+    static Engine soloEngine(Path model) throws IOException {
+        return Engine.open(model, EngineConfig.builder().kvType(EngineConfig.KvType.F32).threads(1).maxSeqs(1)
+                .maxBatchTokens(CONTEXT).blockSize(16).prefixCaching(false).build());
+    }
+
+    /** What a one-sequence run generates for these ids (EOS ignored: no end-of-generation check). */
+    static int[] reference(Engine solo, int[] prompt, SamplingParams params) {
+        Result r = solo.submit(Request.tokens("reference", prompt).sampling(params).ignoreEos(true).build()).join();
+        if (r.error() != null) throw new AssertionError(r.error());
+        return r.tokenIds();
     }
 
     static Model load(Path p) throws IOException {

@@ -21,6 +21,18 @@ public interface Backend extends AutoCloseable {
     /** Number of KV blocks this backend allocated storage for. */
     int numBlocks();
 
+    /**
+     * Most logit rows one {@link #forward} call returns; the engine runs a batch that asks for more in slices, in
+     * order, so each slice sees the K/V the previous ones wrote.
+     */
+    int maxLogitRows();
+
+    /**
+     * The device and kernel path in use, for the open log line and {@code Engine.stats()}: for example
+     * {@code "cpu: native AVX-512 VNNI"}, {@code "cpu: Java Vector API"}, {@code "cuda: NVIDIA H100 (sm_90)"}.
+     */
+    String kernelPath();
+
     @Override
     void close();
 }

@@ -6,7 +6,9 @@ package dev.tokenmill.backend;
  * belongs to sequence slot {@code seqOfToken[i]}; tokens of one sequence are contiguous and in position order.
  * Sequence slot {@code s} attends over its first {@code contextLens[s]} positions (including this step's tokens),
  * stored in the KV blocks {@code blockTables[s][0..]}: position p lives in block {@code blockTables[s][p / blockSize]}
- * at offset {@code p % blockSize}. Logits are wanted for the tokens listed in {@code logitRows[0..nLogits)}.
+ * at offset {@code p % blockSize}. Logits are wanted for the tokens listed in {@code logitRows[0..nLogits)}; where
+ * {@code argmaxOnly[r]} is set, the engine needs only that row's argmax (greedy, no processor, no logprobs), and a
+ * backend may return just {@link Logits#argmax(int)} for it instead of the whole row (a GPU saves the copy).
  */
 public final class ForwardBatch {
     public final int maxTokens;
@@ -23,6 +25,7 @@ public final class ForwardBatch {
     public int nSeqs;
 
     public final int[] logitRows;     // token indices whose logits are returned, in order
+    public final boolean[] argmaxOnly; // [logit row] only the argmax of this row is needed
     public int nLogits;
 
     public ForwardBatch(int maxTokens, int maxSeqs, int maxBlocksPerSeq) {
@@ -39,6 +42,7 @@ public final class ForwardBatch {
         blockTables = new int[maxSeqs][maxBlocksPerSeq];
         contextLens = new int[maxSeqs];
         logitRows = new int[maxTokens];
+        argmaxOnly = new boolean[maxTokens];
     }
 
     public void clear() {
@@ -54,7 +58,10 @@ public final class ForwardBatch {
         tokens[row] = token;
         positions[row] = position;
         seqOfToken[row] = seq;
-        if (wantLogits) logitRows[nLogits++] = row;
+        if (wantLogits) {
+            argmaxOnly[nLogits] = false;
+            logitRows[nLogits++] = row;
+        }
         return row;
     }
 }

@@ -75,6 +75,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "4", description = "warm-up requests before measuring (default ${DEFAULT-VALUE})")
     int warmup;
 
+    @Option(names = "--prompt-logprobs", arity = "0..1", fallbackValue = "0",
+            description = "a scoring workload: the logprob of every prompt token (and its N best alternatives, default 0)")
+    Integer promptLogprobs;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
     long seed;
 
@@ -86,6 +90,8 @@ final class BenchCommand implements Callable<Integer> {
         check(sharedPrefix >= 0 && sharedPrefix < promptTokens,
                 "--shared-prefix must be in [0, --prompt-tokens) = [0, " + promptTokens + "), got " + sharedPrefix);
         check(warmup >= 0, "--warmup must be >= 0, got " + warmup);
+        check(promptLogprobs == null || (promptLogprobs >= 0 && promptLogprobs <= Request.MAX_LOGPROBS),
+                "--prompt-logprobs must be in [0, " + Request.MAX_LOGPROBS + "], got " + promptLogprobs);
         int n = single ? 1 : prompts;
         int seqs = single ? 1 : maxSeqs != null ? maxSeqs : Math.min(prompts, 256);
         // --single decodes G tokens after the prefill, so it samples G + 1
@@ -118,7 +124,8 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) {
                 int[] ids = randomIds(r, promptTokens, lowestId, vocab);
                 System.arraycopy(prefix, 0, ids, 0, sharedPrefix);
-                requests.add(request("bench" + i, ids, maxTokens));
+                Request q = request("bench" + i, ids, maxTokens);
+                requests.add(promptLogprobs == null ? q : q.toBuilder().promptLogprobs(promptLogprobs).build());
             }
             Engine.Stats before = engine.stats();
             long t0 = System.nanoTime();
@@ -145,6 +152,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("prompt_tokens", promptTokens);
             out.put("gen_tokens", genTokens);
             out.put("shared_prefix", sharedPrefix);
+            out.put("prompt_logprobs", promptLogprobs == null ? -1 : promptLogprobs);
             out.put("threads", engine.config().threads());
             out.put("max_seqs", seqs);
             out.put("max_batch_tokens", engine.config().maxBatchTokens());

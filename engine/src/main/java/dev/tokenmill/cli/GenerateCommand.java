@@ -2,7 +2,10 @@ package dev.tokenmill.cli;
 
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelLoader;
-import dev.tokenmill.model.SequenceRunner;
+import dev.tokenmill.Engine;
+import dev.tokenmill.Request;
+import dev.tokenmill.Result;
+import java.util.Arrays;
 import dev.tokenmill.sample.SamplingParams;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -27,7 +30,9 @@ import java.util.concurrent.Callable;
  * {@code tokenmill generate}: continues one prompt and prints
  * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt with the model.")
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Continue a prompt with the model.", PromptSource.HELP,
+                "Defaults sample (temperature 0.8, random seed); --temperature 0 is greedy and repeatable."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -38,8 +43,11 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--prompt", description = "prompt text (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String prompt;
+
+        @Option(names = "--prompt-file", paramLabel = "FILE", description = "read the prompt from this file (verbatim)")
+        Path promptFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "prompt token ids instead of text")
         int[] ids;
@@ -89,26 +97,34 @@ final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = SamplingParams.builder().temperature(temperature).seed(seed).topK(topK).topP(topP).minP(minP)
                 .repetitionPenalty(repeatPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
                 .penaltyLastN(repeatLastN).maxTokens(maxTokens).stopStrings(stop).build();
+        int[] ids;
+        int ctx;
         try (Model m = ModelLoader.load(model)) {
-            int[] ids = input.ids != null ? input.ids : PromptText.encode(m, input.prompt);
-            if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
-            int ctx = m.config().contextLength();
-            if (ids.length >= ctx) {
-                throw new Cli.UserException("the prompt has " + ids.length + " tokens, the model's context is " + ctx);
-            }
-            int maxSeqLen = (int) Math.min(ctx, (long) ids.length + maxTokens);
-            SequenceRunner.Generation g;
-            try (SequenceRunner runner = SequenceRunner.create(m, maxSeqLen, PromptText.threads(threads))) {
-                g = runner.generate(ids, params, PromptText.textStream(m));
-            }
-            if (logitsOut != null) writeLogits(logitsOut, g.promptLastLogits());
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("prompt_ids", g.promptIds());
-            out.put("token_ids", g.tokenIds());
-            out.put("text", g.text());
-            out.put("finish_reason", g.finishReason().name().toLowerCase(Locale.ROOT));
-            Cli.printJson(spec.commandLine().getOut(), out);
+            ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.prompt, input.promptFile, System.in));
+            ctx = m.config().contextLength();
         }
+        if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
+        if (ids.length >= ctx) {
+            throw new Cli.UserException("the prompt has " + ids.length + " tokens, the model's context is " + ctx);
+        }
+        int maxSeqLen = (int) Math.min(ctx, (long) ids.length + maxTokens);
+        float[][] lastLogits = new float[1][];
+        Request.Builder rb = Request.tokens("generate", ids).sampling(params);
+        if (logitsOut != null) {
+            rb.promptLogits((pos, logits, off, vocab) -> lastLogits[0] = Arrays.copyOfRange(logits, off, off + vocab), ids.length - 1);
+        }
+        Result r;
+        try (Engine engine = PromptText.singleSequenceEngine(model, maxSeqLen, threads)) {
+            r = engine.submit(rb.build()).join();
+        }
+        if (r.isError()) throw new Cli.UserException(model + ": " + r.error());
+        if (logitsOut != null) writeLogits(logitsOut, lastLogits[0]);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("prompt_ids", ids);
+        out.put("token_ids", r.tokenIds());
+        out.put("text", r.text());
+        out.put("finish_reason", r.finishReason().wireName());
+        Cli.printJson(spec.commandLine().getOut(), out);
         return 0;
     }
 

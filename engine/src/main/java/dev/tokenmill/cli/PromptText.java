@@ -28,9 +28,20 @@ final class PromptText {
         };
     }
 
+    /**
+     * An engine for one sequence of up to {@code maxSeqLen} tokens with llama.cpp's reference setup (F32 KV cache), as
+     * the score and generate commands need: their numbers are compared with llama.cpp's.
+     */
+    static dev.tokenmill.Engine singleSequenceEngine(java.nio.file.Path model, int maxSeqLen, Integer threads) throws java.io.IOException {
+        int blockSize = 16;
+        long perBlockUpperBound = 0; // the engine sizes the KV cache from maxModelLen when kvCacheBytes is auto
+        return dev.tokenmill.Engine.open(model, dev.tokenmill.EngineConfig.builder()
+                .maxSeqs(1).maxBatchTokens(Math.min(512, Math.max(1, maxSeqLen))).blockSize(blockSize)
+                .kvType(dev.tokenmill.EngineConfig.KvType.F32).maxModelLen(maxSeqLen).prefixCaching(false)
+                .threads(threads(threads)).kvCacheBytes(perBlockUpperBound).build());
+    }
+
     static int threads(Integer requested) {
-        int n = requested == null ? CpuBackendConfig.defaultThreads() : requested;
-        if (n < 1) throw new Cli.UserException("--threads must be >= 1, got " + n);
-        return n;
+        return Cli.threads(requested, CpuBackendConfig.defaultThreads());
     }
 }

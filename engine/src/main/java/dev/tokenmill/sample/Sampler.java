@@ -4,18 +4,23 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Picks the next token of one sequence from its logits, in llama.cpp's sampler-chain order: penalties, top-k,
- * top-p, min-p, temperature, then a seeded draw. With temperature 0 it returns the argmax of the penalized logits
- * (ties to the lowest id). Feed every token of the sequence (prompt and generated) to {@link #accept(int)} so the
- * penalties see them. Buffers are sized once for the vocabulary; {@link #sample} allocates nothing.
+ * Picks the next token of one sequence from its logits: the one sampling pipeline. Penalties, then the
+ * {@link LogitsProcessor}s in order, then (llama.cpp's sampler-chain order) top-k, top-p, min-p, temperature and a
+ * seeded draw. With temperature 0 it returns the argmax of the processed logits (ties to the lowest id). Feed every
+ * token of the sequence (prompt and generated) to {@link #accept(int)} so the penalties see them; the processors
+ * are told of generated tokens through {@link #acceptGenerated(int)}. Buffers are sized once for the vocabulary;
+ * {@link #sample} allocates nothing.
  */
 public final class Sampler {
     private final SamplingParams params;
+    private final LogitsProcessor[] processors;
     private final int vocabSize;
     private final SplittableRandom random;
     private final float[] work;   // penalized logits
     private final long[] order;   // candidates as sortable (logit desc, id asc) keys
     private final double[] probs;
+    /** Longest penalty window stored; longer windows behave the same on any sequence an engine can hold. */
+    static final int MAX_WINDOW = 1 << 20;
     // penalty window: the last penaltyLastN accepted tokens and their counts
     private final int[] window;
     private final int[] counts;
@@ -23,15 +28,23 @@ public final class Sampler {
     private int windowHead;
 
     public Sampler(SamplingParams params, int vocabSize) {
+        this(params, vocabSize, java.util.List.of());
+    }
+
+    /** A sampler whose pipeline runs {@code processors} after the penalties; see {@link LogitsProcessor}. */
+    public Sampler(SamplingParams params, int vocabSize, java.util.List<LogitsProcessor> processors) {
         if (vocabSize <= 0) throw new IllegalArgumentException("vocabSize must be positive, got " + vocabSize);
+        params.validate();
         this.params = params;
+        this.processors = processors.toArray(new LogitsProcessor[0]);
         this.vocabSize = vocabSize;
         long seed = params.seed() == SamplingParams.RANDOM_SEED ? new SplittableRandom().nextLong() : params.seed();
         this.random = new SplittableRandom(seed);
         this.work = new float[vocabSize];
         this.order = new long[vocabSize];
         this.probs = new double[vocabSize];
-        this.window = new int[Math.max(1, params.penaltyLastN())];
+        // a window longer than any sequence is that sequence: no need to allocate an absurd penaltyLastN
+        this.window = new int[Math.max(1, Math.min(params.penaltyLastN(), MAX_WINDOW))];
         this.counts = params.hasPenalties() ? new int[vocabSize] : null;
     }
 
@@ -52,10 +65,25 @@ public final class Sampler {
         counts[token]++;
     }
 
-    /** Chooses the next token from {@code logits[off..off+vocabSize)}; the logits are not modified. */
+    /** The processors' pipeline with no history: for a sampler without processors. */
     public int sample(float[] logits, int off) {
+        return sample(logits, off, NO_HISTORY);
+    }
+
+    private static final TokenHistory NO_HISTORY = new TokenHistory() {
+        @Override public int size() { return 0; }
+        @Override public int get(int i) { throw new IndexOutOfBoundsException(i); }
+    };
+
+    /**
+     * Chooses the next token from {@code logits[off..off+vocabSize)} (not modified); {@code generated} is what the
+     * processors see. Fails with {@link IllegalStateException} when the processors masked every token.
+     */
+    public int sample(float[] logits, int off, TokenHistory generated) {
         System.arraycopy(logits, off, work, 0, vocabSize);
         if (counts != null) applyPenalties();
+        for (LogitsProcessor p : processors) p.process(generated, work, 0, vocabSize);
+        if (processors.length > 0) requireCandidate();
         if (params.isGreedy()) return argmax(work);
 
         int n = params.topK() > 0 && params.topK() < vocabSize ? selectTopK(params.topK()) : sortAll();
@@ -76,6 +104,18 @@ public final class Sampler {
             if (u < acc) return id(order[i]);
         }
         return id(order[n - 1]);
+    }
+
+    /** Tells the processors of a token chosen for the sequence (after {@link #accept(int)}). */
+    public void acceptGenerated(int token) {
+        for (LogitsProcessor p : processors) p.accept(token);
+    }
+
+    public boolean hasProcessors() { return processors.length > 0; }
+
+    private void requireCandidate() {
+        for (int i = 0; i < vocabSize; i++) if (work[i] > Float.NEGATIVE_INFINITY) return;
+        throw new IllegalStateException("the logits processors masked every token of the vocabulary");
     }
 
     /** All candidates, best first. */

@@ -27,7 +27,17 @@ public record SamplingParams(
 
     public static final long RANDOM_SEED = -1;
 
+    /**
+     * Normalises null lists to empty ones and copies them; values are not checked here, so that a request built from a
+     * bad row can still be submitted and fail alone: {@link #validate()} checks them (the engine does, per request).
+     */
     public SamplingParams {
+        stopStrings = stopStrings == null ? List.of() : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(stopStrings));
+        stopTokenIds = stopTokenIds == null ? List.of() : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(stopTokenIds));
+    }
+
+    /** Checks every value; an {@link IllegalArgumentException} names the first parameter out of range. */
+    public SamplingParams validate() {
         require(Float.isFinite(temperature) && temperature >= 0, "temperature must be >= 0, got " + temperature);
         require(topK >= 0, "topK must be >= 0 (0 = off), got " + topK);
         require(topP > 0 && topP <= 1, "topP must be in (0, 1], got " + topP);
@@ -37,10 +47,9 @@ public record SamplingParams(
         require(Float.isFinite(frequencyPenalty), "frequencyPenalty must be finite, got " + frequencyPenalty);
         require(penaltyLastN >= 0, "penaltyLastN must be >= 0, got " + penaltyLastN);
         require(maxTokens >= 1, "maxTokens must be >= 1, got " + maxTokens);
-        stopStrings = List.copyOf(stopStrings);
-        stopTokenIds = List.copyOf(stopTokenIds);
-        for (String s : stopStrings) require(!s.isEmpty(), "stop strings must not be empty");
-        for (int id : stopTokenIds) require(id >= 0, "stop token ids must be >= 0, got " + id);
+        for (String s : stopStrings) require(s != null && !s.isEmpty(), "stop strings must not be null or empty");
+        for (Integer id : stopTokenIds) require(id != null && id >= 0, "stop token ids must be >= 0, got " + id);
+        return this;
     }
 
     /** llama.cpp's defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalties, window 64. */
@@ -54,7 +63,7 @@ public record SamplingParams(
 
     /** Argmax decoding of {@code maxTokens} tokens. */
     public static SamplingParams greedy(int maxTokens) {
-        return builder().temperature(0).maxTokens(maxTokens).build();
+        return builder().temperature(0).maxTokens(maxTokens).buildUnchecked();
     }
 
     public boolean isGreedy() {
@@ -105,7 +114,13 @@ public record SamplingParams(
         public Builder stopStrings(List<String> v) { stopStrings = v; return this; }
         public Builder stopTokenIds(List<Integer> v) { stopTokenIds = v; return this; }
 
+        /** Builds and {@link SamplingParams#validate() validates}; {@link #buildUnchecked()} leaves that to the engine. */
         public SamplingParams build() {
+            return buildUnchecked().validate();
+        }
+
+        /** Builds without checking values: a request carrying them fails alone when submitted (per-row options). */
+        public SamplingParams buildUnchecked() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
                     penaltyLastN, seed, maxTokens, stopStrings, stopTokenIds);
         }

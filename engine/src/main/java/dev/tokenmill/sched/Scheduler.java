@@ -1,5 +1,6 @@
 package dev.tokenmill.sched;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.backend.ForwardBatch;
 import dev.tokenmill.kv.KvCache;
 import org.slf4j.Logger;
@@ -269,10 +270,8 @@ public final class Scheduler {
     }
 
     private FinishReason stopReason(Sequence seq, int token) {
-        SequenceParams p = seq.params();
-        int generated = seq.numGeneratedTokens();
-        if (generated >= p.minNewTokens() && p.isStopToken(token)) return FinishReason.STOP;
-        if (generated >= p.maxNewTokens()) return FinishReason.LENGTH;
+        FinishReason reason = seq.stopCondition().afterToken(seq, token);
+        if (reason != null) return reason;
         if (seq.numTokens() >= maxContextLen) return FinishReason.LENGTH; // the next token would have no KV slot
         return null;
     }

@@ -1,5 +1,6 @@
 package dev.tokenmill.sched;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.kv.BlockTable;
 
 import java.util.Arrays;
@@ -36,6 +37,7 @@ public final class Sequence {
     private FinishReason finishReason;
     private String errorMessage;
     private Object attachment;
+    private StopCondition stopCondition;
 
     // scheduler bookkeeping
     long arrival = -1;
@@ -54,6 +56,20 @@ public final class Sequence {
         this.numPromptTokens = promptTokens.length;
         this.numTokens = promptTokens.length;
         this.tokens = Arrays.copyOf(promptTokens, Math.max(16, promptTokens.length + Math.min(params.maxNewTokens(), 256)));
+        this.stopCondition = StopCondition.of(params);
+    }
+
+    /** Replaces the default stop rule ({@link StopCondition#of} its params); set before it is added to a scheduler. */
+    public void setStopCondition(StopCondition condition) {
+        if (condition == null) throw new IllegalArgumentException("stop condition of " + requestId + " must not be null");
+        this.stopCondition = condition;
+    }
+
+    StopCondition stopCondition() { return stopCondition; }
+
+    /** With {@code promptLogits}: no logits rows are owed for prompt positions before {@code position}. */
+    public void skipPromptLogitsBefore(int position) {
+        nextPromptLogitPosition = Math.max(nextPromptLogitPosition, position);
     }
 
     public String requestId() { return requestId; }

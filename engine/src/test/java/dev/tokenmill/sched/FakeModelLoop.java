@@ -1,5 +1,6 @@
 package dev.tokenmill.sched;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.backend.ForwardBatch;
 import dev.tokenmill.kv.BlockTable;
 import dev.tokenmill.kv.KvCache;
@@ -118,7 +119,7 @@ final class FakeModelLoop {
     /** Every accepted sequence finished with exactly the tokens it would have produced alone. */
     void assertOutputsMatchModelRunAlone() {
         for (Sequence s : added) {
-            if (s.finishReason() == FinishReason.ERROR || s.finishReason() == FinishReason.ABORTED) continue;
+            if (s.finishReason() == FinishReason.ERROR || s.finishReason() == FinishReason.ABORT) continue;
             assertThat(s.isFinished()).as("%s finished", s.requestId()).isTrue();
             int[] expected = expectedTokens(s.promptTokens(), s.params(), scheduler.maxContextLen());
             assertThat(s.generatedTokens()).as("tokens of %s (preempted %d times)", s.requestId(), s.numPreemptions())

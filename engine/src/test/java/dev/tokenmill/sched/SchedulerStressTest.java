@@ -1,5 +1,6 @@
 package dev.tokenmill.sched;
 
+import dev.tokenmill.FinishReason;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -82,7 +83,7 @@ class SchedulerStressTest {
             if (!live.isEmpty() && rnd.nextInt(40) == 0) {
                 Sequence victim = live.get(rnd.nextInt(live.size()));
                 if (!victim.isFinished()) {
-                    loop.scheduler.finish(victim, FinishReason.ABORTED, null);
+                    loop.scheduler.finish(victim, FinishReason.ABORT, null);
                     aborted++;
                     loop.checkAccounting();
                 }

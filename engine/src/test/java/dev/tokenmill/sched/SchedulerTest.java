@@ -1,5 +1,6 @@
 package dev.tokenmill.sched;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.backend.ForwardBatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -343,8 +344,8 @@ class SchedulerTest {
         Sequence c = loop.add("c", prompt(122, 10), SequenceParams.of(5));
         loop.step();
         loop.step();
-        loop.scheduler.finish(a, FinishReason.ABORTED, null);
-        loop.scheduler.finish(b, FinishReason.ABORTED, null);
+        loop.scheduler.finish(a, FinishReason.ABORT, null);
+        loop.scheduler.finish(b, FinishReason.ABORT, null);
         assertThat(a.state()).isEqualTo(Sequence.State.FINISHED);
         assertThat(loop.kv.numFreeBlocks()).isEqualTo(64);
         loop.checkAccounting();
@@ -361,9 +362,9 @@ class SchedulerTest {
         loop.step();
         loop.step();
         SchedulerOutput pending = loop.scheduler.schedule(loop.batch); // shutdown may come between schedule and update
-        List<Sequence> aborted = loop.scheduler.finishAll(FinishReason.ABORTED);
+        List<Sequence> aborted = loop.scheduler.finishAll(FinishReason.ABORT);
         assertThat(loop.scheduler.update(pending, new int[8])).isEmpty();
-        assertThat(aborted).hasSize(5).allMatch(s -> s.finishReason() == FinishReason.ABORTED);
+        assertThat(aborted).hasSize(5).allMatch(s -> s.finishReason() == FinishReason.ABORT);
         assertThat(loop.scheduler.hasUnfinished()).isFalse();
         assertThat(loop.kv.numFreeBlocks()).isEqualTo(64);
         loop.checkAccounting();

@@ -1,8 +1,13 @@
 package dev.tokenmill.quant;
 
+import dev.tokenmill.Engine;
+import dev.tokenmill.EngineConfig;
+import dev.tokenmill.Request;
+import java.io.IOException;
+import java.nio.file.Path;
+
 import dev.tokenmill.gguf.GgufFile;
 import dev.tokenmill.model.Model;
-import dev.tokenmill.model.SequenceRunner;
 
 import java.util.Arrays;
 
@@ -22,35 +27,61 @@ final class Evaluator {
     record Result(Perplexity ppl, KlDivergence kld) {}
 
     /**
-     * Runs {@code text.chunks()} chunks. With a base model, the base runs each chunk first and its logits of the
-     * scored half are kept (scored tokens times vocabulary floats) for the model's run to compare against.
+     * Runs {@code text.chunks()} chunks, each as one engine request from position 0 with an empty context (as
+     * llama.cpp's perplexity clears its KV cache per chunk) whose prompt-logits rows of the scored half are handed over.
+     * With a base model, the base runs each chunk first and its logits of the scored half are kept (scored tokens
+     * times vocabulary floats) for the model's run to compare against. Rows arrive on the engine's compute threads in
+     * any order, so each is copied to its slot and the statistics are summed afterwards in position order: the same
+     * numbers whatever the threads.
      */
-    static Result run(Model model, Model base, TextChunks text, int threads, Progress progress) {
-        int vocab = model.config().vocabSize();
+    static Result run(Path model, Path base, int vocab, TextChunks text, int threads, Progress progress) throws IOException {
         int first = text.first(), scored = text.scoredPerChunk();
         Perplexity ppl = new Perplexity();
         KlDivergence kld = base == null ? null : new KlDivergence(vocab, text.chunks() * scored);
         float[] baseLogits = base == null ? null : new float[Math.multiplyExact(scored, vocab)];
-        try (ChunkRunner runner = new ChunkRunner(model, text.nCtx(), threads);
-             ChunkRunner baseRunner = base == null ? null : new ChunkRunner(base, text.nCtx(), threads)) {
+        float[] modelLogits = new float[Math.multiplyExact(scored, vocab)];
+        try (Engine engine = open(model, text.nCtx(), threads);
+             Engine baseEngine = base == null ? null : open(base, text.nCtx(), threads)) {
             for (int c = 0; c < text.chunks(); c++) {
                 long start = System.nanoTime();
                 int[] chunk = text.chunk(c);
-                if (baseRunner != null) {
-                    baseRunner.run(chunk, first, (row, logits, off) -> System.arraycopy(logits, off, baseLogits, row * vocab, vocab));
-                    runner.run(chunk, first, (row, logits, off) -> {
-                        int target = chunk[first + row + 1];
-                        kld.add(baseLogits, row * vocab, logits, off, target);
-                        ppl.add(-SequenceRunner.logSoftmaxAt(logits, off, vocab, target));
-                    });
-                } else {
-                    runner.run(chunk, first, (row, logits, off) ->
-                            ppl.add(-SequenceRunner.logSoftmaxAt(logits, off, vocab, chunk[first + row + 1])));
+                if (baseEngine != null) runChunk(baseEngine, chunk, first, scored, baseLogits);
+                runChunk(engine, chunk, first, scored, modelLogits);
+                for (int row = 0; row < scored; row++) {
+                    int target = chunk[first + row + 1];
+                    if (kld != null) kld.add(baseLogits, row * vocab, modelLogits, row * vocab, target);
+                    ppl.add(-logSoftmaxAt(modelLogits, row * vocab, vocab, target));
                 }
                 if (progress != null) progress.chunkDone(c, (System.nanoTime() - start) / 1e9, ppl, kld);
             }
         }
         return new Result(ppl, kld);
+    }
+
+    /** ln softmax(logits[off..off+n))[target] in double, as {@link KlDivergence} computes the base's: equal models agree exactly. */
+    static double logSoftmaxAt(float[] logits, int off, int n, int target) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
+        return logits[off + target] - max - Math.log(sum);
+    }
+
+    /** The rows of positions {@code [first, first + scored)} of {@code chunk}, copied into {@code out}. */
+    private static void runChunk(Engine engine, int[] chunk, int first, int scored, float[] out) {
+        Request r = Request.tokens("chunk", chunk).greedy(1).ignoreEos(true)
+                .promptLogits((pos, logits, off, vocab) -> {
+                    int row = pos - first;
+                    if (row < scored) System.arraycopy(logits, off, out, row * vocab, vocab);
+                }, first).build();
+        dev.tokenmill.Result res = engine.submit(r).join();
+        if (res.isError()) throw new EvalException("evaluating a chunk failed: " + res.error());
+    }
+
+    /** One sequence of a chunk at a time, with llama.cpp's reference setup (F32 KV cache). */
+    private static Engine open(Path model, int nCtx, int threads) throws IOException {
+        return Engine.open(model, EngineConfig.builder().maxSeqs(1).maxBatchTokens(Math.min(nCtx, 512)).blockSize(16)
+                .kvType(EngineConfig.KvType.F32).maxModelLen(nCtx).prefixCaching(false).threads(threads).build());
     }
 
     /** The base model must have the model's vocabulary, token for token, or the distributions cannot be compared. */

@@ -5,7 +5,9 @@ import dev.tokenmill.cli.Cli;
 import dev.tokenmill.cli.Main;
 import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelLoader;
-import dev.tokenmill.model.SequenceRunner;
+import dev.tokenmill.Engine;
+import dev.tokenmill.EngineConfig;
+import dev.tokenmill.Request;
 import dev.tokenmill.tokenizer.Tokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,7 +61,9 @@ class EvalCommandTest {
 
         double sum = 0, sum2 = 0;
         int count = 0, chunks;
-        try (Model m = ModelLoader.load(master); SequenceRunner runner = SequenceRunner.create(m, CTX, 1)) {
+        try (Model m = ModelLoader.load(master);
+             Engine runner = Engine.open(master, EngineConfig.builder().maxSeqs(1).maxBatchTokens(CTX).blockSize(16)
+                     .kvType(EngineConfig.KvType.F32).maxModelLen(CTX).prefixCaching(false).threads(1).build())) {
             String s = Files.readString(text);
             int[] tokens = Tokenizer.fromGguf(m.gguf()).encode(s.substring(0, s.length() - 1), true, false);
             assertThat(tokens[0]).isEqualTo(1); // BOS
@@ -67,7 +71,8 @@ class EvalCommandTest {
             for (int c = 0; c < chunks; c++) {
                 int[] ids = Arrays.copyOfRange(tokens, c * CTX, (c + 1) * CTX);
                 ids[0] = 1;
-                double[] lp = runner.score(ids); // lp[i] = ln P(ids[i+1] | ids[0..i])
+                var res = runner.submit(Request.tokens("c", ids).greedy(1).ignoreEos(true).promptLogprobs(0).build()).join();
+                double[] lp = res.promptLogprobs().stream().mapToDouble(t -> t.logprob()).toArray(); // ln P(ids[i+1] | ids[0..i])
                 for (int i = CTX / 2; i < CTX - 1; i++) {
                     sum -= lp[i];
                     sum2 += lp[i] * lp[i];

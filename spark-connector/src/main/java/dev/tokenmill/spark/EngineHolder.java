@@ -85,6 +85,13 @@ public final class EngineHolder {
         }
     }
 
+    /** Requests the open engines of this JVM aborted (cancelled by their tasks, or closed). */
+    static long requestsAborted() {
+        synchronized (SLOTS) {
+            return SLOTS.values().stream().mapToLong(s -> s.engine.stats().requestsAborted()).sum();
+        }
+    }
+
     /** The shared engine for these options, opened on first use. */
     static Lease acquire(TokenmillOptions o) throws IOException {
         Path local = ModelCache.localFile(o.model(), o.modelCacheDir(), hadoopConf());

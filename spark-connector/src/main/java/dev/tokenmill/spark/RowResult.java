@@ -1,5 +1,6 @@
 package dev.tokenmill.spark;
 
+import dev.tokenmill.FinishReason;
 import dev.tokenmill.Result;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -15,7 +16,8 @@ import java.util.List;
 
 /**
  * The {@code result} struct of one row: {@code text}, {@code finish_reason}, {@code prompt_tokens},
- * {@code completion_tokens}, {@code cached_tokens}, {@code error} (null when the row succeeded), {@code latency_ms},
+ * {@code completion_tokens}, {@code cached_tokens}, {@code error} (null when the row succeeded; set for {@code error},
+ * {@code abort} and {@code timeout}), {@code latency_ms},
  * and {@code logprobs} when asked for.
  */
 record RowResult(String text, String finishReason, int promptTokens, int completionTokens, int cachedTokens,
@@ -53,14 +55,15 @@ record RowResult(String text, String finishReason, int promptTokens, int complet
     static RowResult of(Result r, long measuredMs) {
         long ms = r.timings() == null ? measuredMs
                 : Math.round(r.timings().queueMs() + r.timings().prefillMs() + r.timings().decodeMs());
+        boolean failed = r.error() != null || r.finishReason() == FinishReason.ERROR || r.finishReason() == FinishReason.ABORT
+                || r.finishReason() == FinishReason.TIMEOUT;
         return new RowResult(r.text(), r.finishReason().wireName(), r.promptTokens(), r.completionTokens(),
-                r.cachedPromptTokens(), r.isError() ? (r.error() == null ? r.finishReason().wireName() : r.error()) : null,
-                ms, r.logprobs());
+                r.cachedPromptTokens(), failed ? (r.error() == null ? r.finishReason().wireName() : r.error()) : null, ms, r.logprobs());
     }
 
     /** A row that never reached the engine. */
     static RowResult failed(String error) {
-        return new RowResult(null, Result.FinishReason.ERROR.wireName(), 0, 0, 0, error, 0, null);
+        return new RowResult(null, FinishReason.ERROR.wireName(), 0, 0, 0, error, 0, null);
     }
 
     boolean failed() {

@@ -238,6 +238,7 @@ class TokenmillTransformerTest {
     void aCancelledJobCancelsItsRequestsAndTheEngineServesTheNextJob() throws Exception {
         long cancelledBefore = InferenceWindow.CANCELLED.get();
         long submittedBefore = InferenceWindow.SUBMITTED.get();
+        long abortedBefore = EngineHolder.requestsAborted();
         var t = new TokenmillTransformer().setModel(model).setTemperature(0).setMaxTokens(200).setThreads(2).setMaxInFlight(8);
         CountDownLatch started = new CountDownLatch(1);
         spark.sparkContext().addSparkListener(new org.apache.spark.scheduler.SparkListener() {
@@ -261,6 +262,10 @@ class TokenmillTransformerTest {
         assertThat(job.isAlive()).isFalse();
         assertThat(failure.get()).isNotNull().hasMessageContaining("cancel");
         assertThat(InferenceWindow.CANCELLED.get()).isGreaterThan(cancelledBefore);
+        // the engine aborted them (at its next step) rather than generating on for nobody
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (EngineHolder.requestsAborted() == abortedBefore && System.nanoTime() < deadline) Thread.onSpinWait();
+        assertThat(EngineHolder.requestsAborted()).isGreaterThan(abortedBefore);
         assertThat(t.setMaxTokens(2).transform(prompts(words(4, 8), 1)).count()).isEqualTo(4);
     }
 

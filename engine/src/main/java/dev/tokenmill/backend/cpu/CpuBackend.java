@@ -3,6 +3,8 @@ package dev.tokenmill.backend.cpu;
 import dev.tokenmill.backend.Backend;
 import dev.tokenmill.backend.ForwardBatch;
 import dev.tokenmill.backend.Logits;
+import dev.tokenmill.gguf.GgufFile;
+import dev.tokenmill.model.Model;
 import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelWeights;
 import dev.tokenmill.model.Weight;
@@ -70,7 +72,20 @@ public final class CpuBackend implements Backend {
     private final RowTask rows = new RowTask();
     private final QuantizeTask quantize = new QuantizeTask();
 
+    /**
+     * A backend over {@code model}'s weights; with {@link CpuBackendConfig#packCacheDir()} set, the weights repacked for
+     * the native kernels are mapped from (and written once into) that directory's file for this model.
+     */
+    public CpuBackend(Model model, CpuBackendConfig bc) {
+        this(model.config(), model.weights(), bc, model.gguf());
+    }
+
+    /** A backend over these weights; repacked weights stay in memory (no model file to key a cache file by). */
     public CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc) {
+        this(cfg, weights, bc, null);
+    }
+
+    private CpuBackend(ModelConfig cfg, ModelWeights weights, CpuBackendConfig bc, GgufFile gguf) {
         this.cfg = cfg;
         this.weights = weights;
         this.bc = bc;
@@ -104,7 +119,7 @@ public final class CpuBackend implements Backend {
             // an automatic arena: downcalls on its segments skip the acquire/release that a shared arena's segments
             // pay on every call, an atomic counter that two compute threads would fight over
             packedArena = Arena.ofAuto();
-            boolean any = packAll();
+            boolean any = packAll(gguf);
             acts = any ? new Q8Activations(packedArena, t, (wide + 31) / 32 * 32) : null;
         } else {
             packedArena = null;
@@ -124,10 +139,22 @@ public final class CpuBackend implements Backend {
 
     /**
      * Repacks every matrix the native kernels handle (a matrix shared by two roles, such as tied embeddings, once),
-     * then drops its mapped pages from this process (see MappedPages).
+     * then drops its mapped pages from this process (see MappedPages). With a cache directory and the model file,
+     * the packed matrices are mapped from the model's cache file instead (written first if needed).
      */
-    private boolean packAll() {
+    private boolean packAll(GgufFile gguf) {
         Map<Weight, PackedWeights> done = new IdentityHashMap<>();
+        List<Weight> all = new java.util.ArrayList<>();
+        for (ModelWeights.Layer w : weights.layers()) all.addAll(List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.ffnGate(), w.ffnUp(), w.ffnDown()));
+        all.add(weights.output());
+        List<Weight> distinct = new java.util.ArrayList<>(); // in model order, so that the cache file's table is stable
+        java.util.Set<Weight> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Weight w : all) if (NativeKernels.supports(w.type()) && seen.add(w)) distinct.add(w);
+        List<PackedWeights> cached = gguf != null && bc.packCacheDir() != null && !distinct.isEmpty()
+                ? PackedWeightsCache.load(gguf, distinct, bc.packCacheDir(), MappedPages::release) : null;
+        if (cached != null) {
+            for (int i = 0; i < distinct.size(); i++) done.put(distinct.get(i), cached.get(i));
+        }
         for (int l = 0; l < cfg.nLayers(); l++) {
             ModelWeights.Layer w = weights.layers().get(l);
             List<Weight> roles = List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.ffnGate(), w.ffnUp(), w.ffnDown());
@@ -161,6 +188,15 @@ public final class CpuBackend implements Backend {
     @Override public int blockSize() { return bc.blockSize(); }
 
     @Override public int numBlocks() { return bc.numBlocks(); }
+
+    @Override public int maxLogitRows() { return bc.maxLogitRows(); }
+
+    @Override
+    public String kernelPath() {
+        if (acts != null) return "cpu: native " + NativeKernels.describe();
+        String java = "cpu: " + (dev.tokenmill.tensor.VectorSupport.available() ? "Java Vector API" : "Java scalar");
+        return bc.nativeKernels() && NativeKernels.available() ? java + " (no weights of a native-kernel type)" : java;
+    }
 
     @Override
     public long kvBytesPerBlock() {

@@ -11,6 +11,10 @@ import dev.tokenmill.tensor.GgmlType;
  * backend does, so that logits match it more closely. {@code nativeKernels} runs Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K products
  * through the native int8 kernels where they are available ({@code dev.tokenmill.tensor.nativ}): the activations
  * are then quantized to 8 bits per block, as llama.cpp's CPU backend does, and the weights repacked once at start.
+ * {@code packCacheDir}: where the repacked weights are kept as one file per model and host, memory-mapped and so
+ * shared by every JVM on the host that serves the model ({@code PackedWeightsCache}); null keeps them in this
+ * process's memory. Only a backend opened with its {@code Model} ({@link CpuBackend#CpuBackend(dev.tokenmill.model.Model,
+ * CpuBackendConfig)}) can use the cache.
  */
 public record CpuBackendConfig(
         int blockSize,
@@ -22,7 +26,15 @@ public record CpuBackendConfig(
         GgmlType kvType,
         int threads,
         boolean roundActivations,
-        boolean nativeKernels) {
+        boolean nativeKernels,
+        java.nio.file.Path packCacheDir) {
+
+    /** Without a cache directory: repacked weights stay in memory. */
+    public CpuBackendConfig(int blockSize, int numBlocks, int maxBatchTokens, int maxSeqs, int maxSeqLen, int maxLogitRows,
+                            GgmlType kvType, int threads, boolean roundActivations, boolean nativeKernels) {
+        this(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, roundActivations,
+                nativeKernels, null);
+    }
 
     public CpuBackendConfig {
         check(blockSize, "blockSize");
@@ -51,19 +63,32 @@ public record CpuBackendConfig(
     }
 
     public CpuBackendConfig withKvType(GgmlType type) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, type, threads, roundActivations, nativeKernels);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, type, threads, roundActivations, nativeKernels, packCacheDir);
     }
 
     public CpuBackendConfig withThreads(int n) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, n, roundActivations, nativeKernels);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, n, roundActivations, nativeKernels, packCacheDir);
     }
 
     public CpuBackendConfig withRoundActivations(boolean round) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, round, nativeKernels);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, round, nativeKernels, packCacheDir);
     }
 
     public CpuBackendConfig withNativeKernels(boolean on) {
-        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, roundActivations, on);
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, roundActivations, on, packCacheDir);
+    }
+
+    /** With repacked weights kept in {@code dir} (null: in memory); see the class comment. */
+    public CpuBackendConfig withPackCacheDir(java.nio.file.Path dir) {
+        return new CpuBackendConfig(blockSize, numBlocks, maxBatchTokens, maxSeqs, maxSeqLen, maxLogitRows, kvType, threads, roundActivations, nativeKernels, dir);
+    }
+
+    /**
+     * The default cache directory of repacked weights: {@code -Dtokenmill.cache.dir} ({@code off}: none), else
+     * {@code $XDG_CACHE_HOME/tokenmill}, else {@code ${java.io.tmpdir}/tokenmill-cache}.
+     */
+    public static java.nio.file.Path defaultPackCacheDir() {
+        return PackedWeightsCache.defaultDir();
     }
 
     private static void check(int v, String name) {

@@ -15,7 +15,7 @@ import java.lang.invoke.MethodHandle;
  * multiples of {@link #ROW_GROUP} ({@link #splitPoint}).
  * A row's result has the same bits whatever the batch size, tile or thread split (see {@link ScalarTwin} for
  * the arithmetic). When {@link #available()} is false (not Linux x86-64, no AVX2, library not built,
- * {@code -Dtokenmill.native=false}) use the Java kernels ({@code dev.tokenmill.tensor.MatMul}).
+ * {@code -Dtokenmill.native=off}) use the Java kernels ({@code dev.tokenmill.tensor.MatMul}).
  */
 public final class NativeKernels {
     /** Rows computed together; row ranges that start and end at multiples of it never share work. */
@@ -36,6 +36,11 @@ public final class NativeKernels {
     /** Whether the native library is loaded and usable on this CPU. */
     public static boolean available() {
         return NativeLibrary.LOADED != null;
+    }
+
+    /** Why {@link #available()} is false, in words; null when it is true. */
+    public static String unavailableReason() {
+        return NativeLibrary.UNAVAILABLE_REASON;
     }
 
     /** Whether {@link #pack} and {@link #gemm} handle this weight type. */
@@ -63,25 +68,34 @@ public final class NativeKernels {
     }
 
     /**
-     * As {@link #pack(GgmlType, MemorySegment, int, int, Arena)}, in slices of rows; after each slice
-     * {@code donePacking} receives the part of {@code w} it read (e.g. to drop those pages of a mapped file, so that
-     * a large matrix is never resident twice).
+     * As {@link #pack(GgmlType, MemorySegment, int, int, Arena)}, in slices of rows;
+     * after each slice {@code donePacking} receives the part of {@code w} it read (e.g. to drop those pages of a
+     * mapped file, so that a large matrix is never resident twice).
      */
     public static PackedWeights pack(GgmlType type, MemorySegment w, int rows, int cols, Arena arena,
                                      java.util.function.Consumer<MemorySegment> donePacking) {
+        MemorySegment out = arena.allocate(packedBytes(type, rows, cols), 64);
+        return pack(type, w, rows, cols, out, donePacking);
+    }
+
+    /**
+     * As {@link #pack(GgmlType, MemorySegment, int, int, Arena, java.util.function.Consumer)} into {@code out}, which
+     * must hold {@link #packedBytes} bytes (more are left alone) and be readable by the threads that run the gemm.
+     */
+    public static PackedWeights pack(GgmlType type, MemorySegment w, int rows, int cols, MemorySegment out,
+                                     java.util.function.Consumer<MemorySegment> donePacking) {
         NativeLibrary lib = library();
-        if (!supports(type)) throw new UnsupportedOperationException("no native kernel for tensor type " + type);
-        if (rows < 1 || cols < type.blockSize() || cols % type.blockSize() != 0) {
-            throw new IllegalArgumentException("cannot pack a " + rows + " x " + cols + " " + type + " matrix (cols a multiple of "
-                    + type.blockSize() + ")");
-        }
         long bytes = type.bytesFor((long) rows * cols);
         if (w.byteSize() < bytes) {
             throw new IllegalArgumentException(type + " matrix " + rows + " x " + cols + " needs " + bytes + " bytes, segment has " + w.byteSize());
         }
+        long packedBytes = packedBytes(type, rows, cols);
+        if (out.byteSize() < packedBytes) {
+            throw new IllegalArgumentException("packed " + type + " matrix " + rows + " x " + cols + " needs " + packedBytes
+                    + " bytes, output has " + out.byteSize());
+        }
+        out = out.asSlice(0, packedBytes);
         try {
-            long packedBytes = (long) lib.packedBytes.invokeExact(type.id(), rows, cols);
-            MemorySegment out = arena.allocate(packedBytes, 64);
             int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
             long rowBytes = type.bytesFor(cols);
             int slice = Math.max(1, (int) ((16L << 20) / (rowBytes * ROW_GROUP))); // about 16 MB of weights per slice
@@ -98,6 +112,27 @@ public final class NativeKernels {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("native pack failed", t);
+        }
+    }
+
+    /**
+     * Version of {@link #pack}'s layout (tm_pack in tokenmill.c). Bump it whenever that layout changes: packed weights
+     * cached on disk under an older version are then rebuilt instead of read.
+     */
+    public static final int PACK_LAYOUT_VERSION = 1;
+
+    /** Bytes {@link #pack} writes for a {@code rows x cols} matrix of {@code type}. */
+    public static long packedBytes(GgmlType type, int rows, int cols) {
+        NativeLibrary lib = library();
+        if (!supports(type)) throw new UnsupportedOperationException("no native kernel for tensor type " + type);
+        if (rows < 1 || cols < type.blockSize() || cols % type.blockSize() != 0) {
+            throw new IllegalArgumentException("cannot pack a " + rows + " x " + cols + " " + type + " matrix (cols a multiple of "
+                    + type.blockSize() + ")");
+        }
+        try {
+            return (long) lib.packedBytes.invokeExact(type.id(), rows, cols);
+        } catch (Throwable t) {
+            throw new IllegalStateException("tm_packed_bytes failed", t);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.tokenmill.tensor.nativ;
 
+import dev.tokenmill.EngineConfig;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -21,15 +23,26 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * Finds, loads and binds libtokenmill.so (built from src/main/c into the classpath by the Maven build) once.
- * Any failure (another OS or CPU, library not built, CPU without AVX2, {@code -Dtokenmill.native=false}) logs
- * one line and leaves {@link #LOADED} null, so callers use the Java kernels.
+ * Any failure (another OS or CPU, library not built, CPU without AVX2, {@code -Dtokenmill.native=off}) logs
+ * one line and leaves {@link #LOADED} null, with the reason in {@link #UNAVAILABLE_REASON}, so callers use the
+ * Java kernels (or, asked for {@code required}, fail with that reason).
  */
 final class NativeLibrary {
     private static final Logger LOG = LoggerFactory.getLogger(NativeLibrary.class);
     static final String RESOURCE = "/native/linux-x86_64/libtokenmill.so";
 
-    /** The bound library, or null when the native kernels are off. */
-    static final NativeLibrary LOADED = load();
+    /** The library bound, or null with the reason why not. */
+    record Outcome(NativeLibrary library, String reason) {
+        static Outcome unavailable(String reason) {
+            return new Outcome(null, reason);
+        }
+    }
+
+    private static final Outcome OUTCOME = load(System.getProperty("tokenmill.native"), RESOURCE);
+    /** The bound library, or null when the native kernels are off or cannot load. */
+    static final NativeLibrary LOADED = OUTCOME.library();
+    /** Why {@link #LOADED} is null, in words (null when it is not). */
+    static final String UNAVAILABLE_REASON = OUTCOME.reason();
 
     final MethodHandle isa;          // int tm_isa(void)
     final MethodHandle setIsa;       // int tm_set_isa(int)
@@ -62,35 +75,47 @@ final class NativeLibrary {
         gemmHeap = linker.downcallHandle(lib.findOrThrow("tm_gemm"), gemmType, critical);
     }
 
-    private static NativeLibrary load() {
-        if ("false".equalsIgnoreCase(System.getProperty("tokenmill.native", "true"))) {
-            LOG.info("native kernels off (-Dtokenmill.native=false); using the Java kernels");
-            return null;
+    /**
+     * Loads the library at class path resource {@code resource} unless {@code mode} (the value of
+     * {@code -Dtokenmill.native}, parsed as {@code EngineConfig.NativeMode} parses it) switches it off. Logs one line
+     * when it does not load; never throws.
+     */
+    static Outcome load(String mode, String resource) {
+        EngineConfig.NativeMode parsed;
+        try {
+            parsed = EngineConfig.NativeMode.parse(mode);
+        } catch (IllegalArgumentException e) {
+            LOG.warn("native kernels not loaded: {}", e.getMessage());
+            return Outcome.unavailable(e.getMessage());
+        }
+        if (parsed == EngineConfig.NativeMode.OFF) {
+            LOG.info("native kernels off (-Dtokenmill.native={}); using the Java kernels", mode);
+            return Outcome.unavailable("switched off by -Dtokenmill.native=" + mode);
         }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
         if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
             LOG.debug("no native kernels for {} {}; using the Java kernels", os, arch);
-            return null;
+            return Outcome.unavailable("no native kernels are built for " + os + " " + arch);
         }
         try {
-            URL url = NativeLibrary.class.getResource(RESOURCE);
+            URL url = NativeLibrary.class.getResource(resource);
             if (url == null) {
-                LOG.warn("native kernels not found on the classpath ({}; gcc missing at build time?); using the Java kernels", RESOURCE);
-                return null;
+                LOG.warn("native kernels not found on the classpath ({}; gcc missing at build time?); using the Java kernels", resource);
+                return Outcome.unavailable(resource + " is not on the class path (gcc missing when the engine was built?)");
             }
             Path path = "file".equals(url.getProtocol()) ? Path.of(url.toURI()) : extract(url);
             NativeLibrary lib = new NativeLibrary(SymbolLookup.libraryLookup(path, Arena.global()));
             int level = (int) lib.isa.invokeExact();
             if (level == 0) {
                 LOG.warn("native kernels need AVX2, FMA and F16C, which this CPU lacks; using the Java kernels");
-                return null;
+                return Outcome.unavailable("this CPU lacks AVX2, FMA or F16C");
             }
             LOG.debug("native kernels loaded from {} ({})", path, level == 2 ? "AVX-512 VNNI" : "AVX2");
-            return lib;
+            return new Outcome(lib, null);
         } catch (Throwable t) {
             LOG.warn("native kernels failed to load ({}); using the Java kernels", t.toString());
-            return null;
+            return Outcome.unavailable("loading " + resource + " failed: " + t);
         }
     }
 
