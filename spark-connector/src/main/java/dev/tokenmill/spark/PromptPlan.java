@@ -33,6 +33,7 @@ final class PromptPlan implements Serializable {
     private final int messagesOrdinal;     // -1 unless messagesColumn
     private final List<String> templateParts;   // literal, column, literal, column, ..., literal
     private final int[] templateOrdinals;
+    private final List<String> templateColumns;
     private final Map<String, Integer> overrides;  // option name -> ordinal
 
     PromptPlan(StructType input, TokenmillOptions o) {
@@ -49,25 +50,30 @@ final class PromptPlan implements Serializable {
             promptOrdinal = -1;
             templateParts = null;
             templateOrdinals = null;
+            templateColumns = null;
         } else if (o.template() != null) {
             messagesOrdinal = -1;
             promptOrdinal = -1;
             List<String> parts = new ArrayList<>();
             List<Integer> ords = new ArrayList<>();
+            List<String> cols = new ArrayList<>();
             Matcher m = PLACEHOLDER.matcher(o.template());
             int last = 0;
             while (m.find()) {
                 parts.add(o.template().substring(last, m.start()));
                 ords.add(ordinal(input, m.group(1), "template placeholder {" + m.group(1) + "}"));
+                cols.add(m.group(1));
                 last = m.end();
             }
             parts.add(o.template().substring(last));
             templateParts = List.copyOf(parts);
             templateOrdinals = ords.stream().mapToInt(Integer::intValue).toArray();
+            templateColumns = List.copyOf(cols);
         } else {
             messagesOrdinal = -1;
             templateParts = null;
             templateOrdinals = null;
+            templateColumns = null;
             promptOrdinal = ordinal(input, o.promptColumn(), "promptColumn");
             requireType(input.fields()[promptOrdinal], DataTypes.StringType.equals(input.fields()[promptOrdinal].dataType()), "string");
         }
@@ -116,7 +122,7 @@ final class PromptPlan implements Serializable {
                 StringBuilder sb = new StringBuilder(templateParts.getFirst());
                 for (int k = 0; k < templateOrdinals.length; k++) {
                     int ord = templateOrdinals[k];
-                    if (row.isNull(ord)) throw new IllegalArgumentException("template placeholder column #" + ord + " is null");
+                    if (row.isNull(ord)) throw new IllegalArgumentException("template placeholder column '" + templateColumns.get(k) + "' is null");
                     sb.append(row.text(ord)).append(templateParts.get(k + 1));
                 }
                 prompt = sb.toString();
@@ -140,6 +146,7 @@ final class PromptPlan implements Serializable {
         b.sampling(sampling.toParams());
         int logprobs = (int) integral(row, "logprobs", options.logprobs());
         if (logprobs != Request.NO_LOGPROBS) b.logprobs(logprobs);
+        if (options.timeoutMillis() > 0) b.timeout(java.time.Duration.ofMillis(options.timeoutMillis()));
         return b.build();
     }
 

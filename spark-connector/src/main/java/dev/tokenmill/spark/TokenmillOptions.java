@@ -34,11 +34,13 @@ import java.util.TreeMap;
  * @param resultColumn   name of the result struct column
  * @param sampling       defaults for every row; each field can be overridden by a column of the option's name
  * @param logprobs       alternatives per generated token to return ({@link Request#NO_LOGPROBS}: no logprobs)
+ * @param timeoutMillis  a row still unfinished this long after it reached the engine ends with finish reason
+ *                       {@code timeout}; 0: no deadline
  */
 public record TokenmillOptions(String model, String modelCacheDir, int threads, int maxSeqs, int maxBatchTokens,
                                long kvCacheBytes, EngineConfig.Device device, int maxInFlight, int idleSeconds,
                                String promptColumn, String template, String messagesColumn, String systemPrompt,
-                               String resultColumn, Sampling sampling, int logprobs) implements Serializable {
+                               String resultColumn, Sampling sampling, int logprobs, long timeoutMillis) implements Serializable {
 
     /** Sampling options of a row: the defaults from the options, each overridable by a column. */
     public record Sampling(int maxTokens, float temperature, float topP, int topK, float minP, long seed,
@@ -68,6 +70,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
         if (template != null && messagesColumn != null) {
             throw new IllegalArgumentException("tokenmill options 'template' and 'messagesColumn' exclude each other");
         }
+        if (timeoutMillis < 0) throw new IllegalArgumentException("tokenmill option 'timeoutSeconds' must be >= 0 (0 = none), got " + timeoutMillis / 1000.0);
         if (resultColumn == null || resultColumn.isBlank()) throw new IllegalArgumentException("tokenmill option 'resultColumn' must not be empty");
         if (logprobs != Request.NO_LOGPROBS && (logprobs < 0 || logprobs > Request.MAX_LOGPROBS)) {
             throw new IllegalArgumentException("tokenmill option 'logprobs' must be in [0, " + Request.MAX_LOGPROBS + "] or -1 (none), got " + logprobs);
@@ -96,7 +99,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
                 integer(o, "maxInFlight", 2 * maxSeqs), integer(o, "idleSeconds", 60),
                 o.getOrDefault("promptColumn", "prompt"), blankToNull(o.get("template")), blankToNull(o.get("messagesColumn")),
                 blankToNull(o.get("systemPrompt")), o.getOrDefault("resultColumn", "result"), sp,
-                integer(o, "logprobs", Request.NO_LOGPROBS));
+                integer(o, "logprobs", Request.NO_LOGPROBS), Math.round(decimal(o, "timeoutSeconds", 0) * 1000));
     }
 
     /** The engine configuration; {@code defaultThreads} is used when {@code threads} is 0. */

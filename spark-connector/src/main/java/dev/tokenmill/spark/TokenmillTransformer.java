@@ -52,6 +52,7 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     private final LongParam kvCacheBytes;
     private final Param<String> device;
     private final IntParam maxInFlight;
+    private final DoubleParam timeoutSeconds;
 
     public TokenmillTransformer() {
         this(Identifiable$.MODULE$.randomUID("tokenmill"));
@@ -80,6 +81,7 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
         kvCacheBytes = new LongParam(this, "kvCacheBytes", "KV cache bytes (0: sized by the engine)");
         device = new Param<>(this, "device", "auto, cpu or cuda");
         maxInFlight = new IntParam(this, "maxInFlight", "rows a task keeps in the engine at once");
+        timeoutSeconds = new DoubleParam(this, "timeoutSeconds", "a row unfinished this long in the engine ends with finish reason timeout (0: none)");
     }
 
     @Override
@@ -108,6 +110,7 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     public LongParam kvCacheBytes() { return kvCacheBytes; }
     public Param<String> device() { return device; }
     public IntParam maxInFlight() { return maxInFlight; }
+    public DoubleParam timeoutSeconds() { return timeoutSeconds; }
 
     public TokenmillTransformer setModel(String v) { set(model, v); return this; }
     public TokenmillTransformer setModelCacheDir(String v) { set(modelCacheDir, v); return this; }
@@ -130,6 +133,7 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     public TokenmillTransformer setKvCacheBytes(long v) { set(kvCacheBytes, v); return this; }
     public TokenmillTransformer setDevice(String v) { set(device, v); return this; }
     public TokenmillTransformer setMaxInFlight(int v) { set(maxInFlight, v); return this; }
+    public TokenmillTransformer setTimeoutSeconds(double v) { set(timeoutSeconds, v); return this; }
 
     /** The set params as connector options (unset ones take the connector's defaults). */
     Map<String, String> options() {

@@ -270,6 +270,17 @@ class TokenmillTransformerTest {
     }
 
     @Test
+    void aRowPastItsDeadlineEndsWithTimeoutAndAnError() {
+        List<Row> out = new TokenmillTransformer().setModel(model).setTemperature(0).setMaxTokens(200).setThreads(2)
+                .setTimeoutSeconds(0.001).transform(prompts(words(4, 12), 1)).collectAsList();
+        assertThat(out).allSatisfy(r -> {
+            Row res = r.getStruct(2);
+            assertThat(res.getString(res.fieldIndex("finish_reason"))).isEqualTo("timeout");
+            assertThat(res.getString(res.fieldIndex("error"))).isNotNull();
+        });
+    }
+
+    @Test
     void aMissingPromptColumnFailsOnTheDriverNamingIt() {
         Dataset<Row> in = prompts(words(2, 9), 1).withColumnRenamed("prompt", "question");
         assertThatThrownBy(() -> new TokenmillTransformer().setModel(model).transform(in))
