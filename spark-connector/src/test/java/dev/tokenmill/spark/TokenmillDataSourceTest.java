@@ -219,13 +219,23 @@ class TokenmillDataSourceTest {
     }
 
     @Test
-    void readTakesCsvAndTextInputs(@TempDir Path tmp) throws Exception {
+    void readTakesCsvParquetAndTextInputs(@TempDir Path tmp) throws Exception {
         Path csv = tmp.resolve("in.csv");
         Files.writeString(csv, "city,n\nparis,3\nrome,4\n", StandardCharsets.UTF_8);
         Dataset<Row> df = spark.read().format("tokenmill").options(options()).option("inputFormat", "csv").option("header", "true")
                 .option("template", "facts about {city}:").load(csv.toString());
         assertThat(df.schema().fieldNames()).containsExactly("city", "n", "result");
         assertThat(df.collectAsList()).allSatisfy(r -> assertThat(r.getStruct(2).isNullAt(5)).isTrue());
+
+        Path parquet = tmp.resolve("in.parquet");
+        prompts(6, 2).write().parquet(parquet.toString());
+        Dataset<Row> p = spark.read().format("tokenmill").options(options()).option("inputFormat", "parquet").load(parquet.toString());
+        assertThat(p.schema().fieldNames()).containsExactly("id", "lang", "prompt", "result");
+        // one task per input split, as Spark plans them for the input alone
+        assertThat(p.rdd().getNumPartitions()).isEqualTo(spark.read().parquet(parquet.toString()).rdd().getNumPartitions());
+        Map<Integer, String> texts = new HashMap<>();
+        for (Row r : p.collectAsList()) texts.put(r.getInt(0), r.getStruct(3).getString(0));
+        assertThat(texts).isEqualTo(expectedTexts(prompts(6, 2)));
 
         Path txt = tmp.resolve("in.txt");
         Files.writeString(txt, "one line\nanother line\n", StandardCharsets.UTF_8);
