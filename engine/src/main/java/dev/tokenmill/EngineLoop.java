@@ -160,6 +160,10 @@ final class EngineLoop implements Runnable {
         }
         int numSamples = out.numSamples();
         for (int i = 0; i < numSamples; i++) sampleOfRow[out.sampleLogitRow(i)] = i;
+        // rows whose token is a plain argmax: a backend may return just that (a GPU then copies back no logits row)
+        for (int r = 0; r < batch.nLogits; r++) {
+            batch.argmaxOnly[r] = sampleOfRow[r] >= 0 && state(out.logitRowSequence(r)).wantsArgmaxOnly();
+        }
         try {
             forward(out);
         } catch (RuntimeException e) {
@@ -239,7 +243,10 @@ final class EngineLoop implements Runnable {
             part.contextLens[ps] = batch.positions[t] + 1; // only what this slice has computed so far
             part.addToken(ps, batch.tokens[t], batch.positions[t], false);
         }
-        for (int r = r0; r < r1; r++) part.logitRows[part.nLogits++] = batch.logitRows[r] - t0;
+        for (int r = r0; r < r1; r++) {
+            part.argmaxOnly[part.nLogits] = batch.argmaxOnly[r];
+            part.logitRows[part.nLogits++] = batch.logitRows[r] - t0;
+        }
     }
 
     /** Samples or scores logits rows {@code [r0, r1)} of the step, held in rows {@code 0..} of {@code logits}. */
@@ -251,7 +258,9 @@ final class EngineLoop implements Runnable {
             int off = logits.offset(r - r0);
             try {
                 int s = sampleOfRow[r];
-                if (s >= 0) sampled[s] = st.sample(data, off, vocabSize);
+                int argmax = logits.argmax(r - r0);
+                if (s >= 0 && argmax >= 0) sampled[s] = argmax; // the backend answered an argmaxOnly row
+                else if (s >= 0) sampled[s] = st.sample(data, off, vocabSize);
                 else st.promptLogprob(out.logitRowPosition(r), data, off, vocabSize);
             } catch (RuntimeException e) {
                 log.warn("sampling failed for request {}", st.request.id(), e);

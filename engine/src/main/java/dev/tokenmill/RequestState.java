@@ -83,6 +83,14 @@ final class RequestState {
     }
 
     /**
+     * True when the next token is exactly the argmax of its logits row (greedy, no penalties, no logprobs, no stop
+     * ids masked by minTokens): the backend may then return only the argmax ({@code ForwardBatch.argmaxOnly}).
+     */
+    boolean wantsArgmaxOnly() {
+        return argmaxOnly && logprobs == null && (stopIds.length == 0 || seq.numGeneratedTokens() >= request.minTokens());
+    }
+
+    /**
      * Chooses the next token from the row {@code logits[off..off+vocab)}, recording its logprobs when asked. While
      * fewer than {@code minTokens} are generated, the stop tokens are masked out in place (the row is not read
      * again).

@@ -1,0 +1,168 @@
+// Paged attention over block tables, for decode and prefill chunks alike (flash-decoding style).
+//
+// Work item = (run, kv head, split): a run is up to 16 / group consecutive tokens of one sequence (the host plans
+// them: decode tokens are runs of one), so its query rows (token, query head of this kv head) number at most 16;
+// four warps take rows w, w + 4, w + 8, w + 12. The block walks the positions [split * splitLen, ...) of the run's
+// context in tiles of 32, each position's K/V found through the sequence's block table (slot = table[p / bs] * bs +
+// p % bs), tiles of K and V widened to f32 in shared memory and shared by every row; each row keeps an online
+// softmax (running max and sum) and masks positions past its own (causal over the cached prefix plus the new
+// tokens). With one split the block writes the normalized output; with several it writes unnormalized partials and
+// their (max, sum), which attn_combine merges.
+#include "common.cuh"
+
+#define TILE 32
+#define MAX_ROWS 16
+#define WARPS 4
+#define RPW (MAX_ROWS / WARPS)
+
+template <int HD>
+__device__ __forceinline__ void attention_body(
+        const float* __restrict__ qkv, int qkvStride, void* __restrict__ out, int outType,
+        const __half* __restrict__ kc, const __half* __restrict__ vc, int kvd,
+        const int* __restrict__ itemTok0, const int* __restrict__ itemLen, const int* __restrict__ itemSeq,
+        const int* __restrict__ positions, const int* __restrict__ btStart, const int* __restrict__ btFlat, int bs,
+        int group, int nKv, float scale, int splitLen, float* __restrict__ partO, float* __restrict__ partML) {
+    constexpr int C = HD / 32;
+    __shared__ float qs[MAX_ROWS][HD];
+    __shared__ float ks[TILE][HD + 1];
+    __shared__ float vs[TILE][HD];
+    __shared__ int slot[TILE];
+    __shared__ int rowPos[MAX_ROWS];
+
+    int item = blockIdx.x / nKv, kvh = blockIdx.x % nKv, split = blockIdx.y, nSplit = gridDim.y;
+    int tok0 = itemTok0[item], len = itemLen[item], seq = itemSeq[item];
+    int nq = len * group;
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    int nHeads = nKv * group, qDim = nHeads * HD;
+    int ctx = positions[tok0 + len - 1] + 1;
+    int start = split * splitLen;
+    int end = min(ctx, start + splitLen);
+    const int* table = btFlat + btStart[seq];
+
+    for (int i = tid; i < nq * HD; i += blockDim.x) {
+        int j = i / HD, e = i % HD;
+        int t = tok0 + j / group, head = kvh * group + j % group;
+        qs[j][e] = qkv[(long long)t * qkvStride + head * HD + e] * scale;
+    }
+    if (tid < nq) rowPos[tid] = positions[tok0 + tid / group];
+    __syncthreads();
+
+    float m[RPW], l[RPW], acc[RPW][C];
+#pragma unroll
+    for (int k = 0; k < RPW; k++) {
+        m[k] = -INFINITY;
+        l[k] = 0.f;
+#pragma unroll
+        for (int c = 0; c < C; c++) acc[k][c] = 0.f;
+    }
+
+    for (int p0 = start; p0 < end; p0 += TILE) {
+        if (tid < TILE) {
+            int p = p0 + tid;
+            slot[tid] = p < end ? table[p / bs] * bs + p % bs : -1;
+        }
+        __syncthreads();
+        for (int i = tid; i < TILE * (HD / 2); i += blockDim.x) {
+            int pp = i / (HD / 2), e = (i % (HD / 2)) * 2;
+            int s = slot[pp];
+            float2 kf = make_float2(0.f, 0.f), vf = make_float2(0.f, 0.f);
+            if (s >= 0) {
+                long long off = (long long)s * kvd + kvh * HD + e;
+                kf = __half22float2(*(const __half2*)(kc + off));
+                vf = __half22float2(*(const __half2*)(vc + off));
+            }
+            ks[pp][e] = kf.x;
+            ks[pp][e + 1] = kf.y;
+            vs[pp][e] = vf.x;
+            vs[pp][e + 1] = vf.y;
+        }
+        __syncthreads();
+        int p = p0 + lane;
+#pragma unroll
+        for (int k = 0; k < RPW; k++) {
+            int j = warp + k * WARPS;
+            if (j < nq) { // uniform over the warp
+                bool valid = p < end && p <= rowPos[j];
+                float s = 0.f;
+#pragma unroll 16
+                for (int i = 0; i < HD; i++) s = fmaf(qs[j][i], ks[lane][i], s);
+                s = valid ? s : -INFINITY;
+                float mt = warp_max(s);
+                float mn = fmaxf(m[k], mt);
+                if (mn != -INFINITY) {
+                    float pr = valid ? __expf(s - mn) : 0.f;
+                    float corr = m[k] == -INFINITY ? 0.f : __expf(m[k] - mn);
+                    l[k] = l[k] * corr + warp_sum(pr);
+#pragma unroll
+                    for (int c = 0; c < C; c++) acc[k][c] *= corr;
+                    for (int pp = 0; pp < TILE; pp++) {
+                        float w = __shfl_sync(0xffffffffu, pr, pp);
+#pragma unroll
+                        for (int c = 0; c < C; c++) acc[k][c] = fmaf(w, vs[pp][lane + 32 * c], acc[k][c]);
+                    }
+                    m[k] = mn;
+                }
+            }
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int k = 0; k < RPW; k++) {
+        int j = warp + k * WARPS;
+        if (j >= nq) continue;
+        if (nSplit == 1) {
+            int t = tok0 + j / group, head = kvh * group + j % group;
+            float inv = l[k] > 0.f ? 1.0f / l[k] : 0.f;
+            long long o = (long long)t * qDim + head * HD;
+#pragma unroll
+            for (int c = 0; c < C; c++) store_act(out, o + lane + 32 * c, outType, acc[k][c] * inv);
+        } else {
+            long long r = ((long long)split * gridDim.x + blockIdx.x) * MAX_ROWS + j;
+#pragma unroll
+            for (int c = 0; c < C; c++) partO[r * HD + lane + 32 * c] = acc[k][c];
+            if (lane == 0) {
+                partML[r * 2] = m[k];
+                partML[r * 2 + 1] = l[k];
+            }
+        }
+    }
+}
+
+#define ATTENTION(HD)                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(128) attention_hd##HD(                                              \
+            const float* qkv, int qkvStride, void* out, int outType, const __half* kc, const __half* vc, int kvd,      \
+            const int* itemTok0, const int* itemLen, const int* itemSeq, const int* positions, const int* btStart,      \
+            const int* btFlat, int bs, int group, int nKv, float scale, int splitLen, float* partO, float* partML) {   \
+        attention_body<HD>(qkv, qkvStride, out, outType, kc, vc, kvd, itemTok0, itemLen, itemSeq, positions, btStart, \
+                           btFlat, bs, group, nKv, scale, splitLen, partO, partML);                                   \
+    }
+
+ATTENTION(32)
+ATTENTION(64)
+ATTENTION(96)
+ATTENTION(128)
+
+// Merges the splits of attention_hd*: grid (items * nKv, MAX_ROWS), block HD threads.
+extern "C" __global__ void attn_combine(void* __restrict__ out, int outType, const float* __restrict__ partO,
+                                        const float* __restrict__ partML, int nSplit, const int* __restrict__ itemTok0,
+                                        const int* __restrict__ itemLen, int group, int nKv, int hd) {
+    int item = blockIdx.x / nKv, kvh = blockIdx.x % nKv, j = blockIdx.y, e = threadIdx.x;
+    int nq = itemLen[item] * group;
+    if (j >= nq) return;
+    int nBlocks = gridDim.x;
+    float M = -INFINITY;
+    for (int s = 0; s < nSplit; s++) M = fmaxf(M, partML[(((long long)s * nBlocks + blockIdx.x) * MAX_ROWS + j) * 2]);
+    float L = 0.f, o = 0.f;
+    for (int s = 0; s < nSplit; s++) {
+        long long r = ((long long)s * nBlocks + blockIdx.x) * MAX_ROWS + j;
+        float ms = partML[r * 2];
+        if (ms == -INFINITY) continue;
+        float f = __expf(ms - M);
+        L += partML[r * 2 + 1] * f;
+        o += partO[r * hd + e] * f;
+    }
+    int t = itemTok0[item] + j / group, head = kvh * group + j % group;
+    long long dst = (long long)t * (nKv * group * hd) + head * hd + e;
+    store_act(out, dst, outType, L > 0.f ? o / L : 0.f);
+}

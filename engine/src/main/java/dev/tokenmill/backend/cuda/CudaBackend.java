@@ -1,0 +1,540 @@
+package dev.tokenmill.backend.cuda;
+
+import dev.tokenmill.EngineConfig;
+import dev.tokenmill.backend.Backend;
+import dev.tokenmill.backend.BackendOptions;
+import dev.tokenmill.backend.ForwardBatch;
+import dev.tokenmill.backend.Logits;
+import dev.tokenmill.kv.BlockPool;
+import dev.tokenmill.model.Model;
+import dev.tokenmill.model.ModelConfig;
+import dev.tokenmill.model.ModelWeights;
+import dev.tokenmill.model.Weight;
+import dev.tokenmill.tensor.GgmlType;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import static dev.tokenmill.backend.cuda.CudaDriver.Kernel;
+
+/**
+ * The forward pass on an NVIDIA GPU. Weights stay resident in one compute type ({@link ComputeType}: F32 when every
+ * matrix is F32, F16 when every one is F16, else BF16, quantized types dequantized to it at load); q|k|v and
+ * gate|up are each fused into one matrix, so a layer is four cuBLAS products (tokens of the step as the N dimension,
+ * f32 accumulation, the two residual adds folded into the products as {@code beta = 1}) and five kernels of ours
+ * (RMSNorm, bias + q/k norm + RoPE + paged KV write, paged attention, RMSNorm, SwiGLU). The residual stream is f32,
+ * the KV cache f16 in device memory, position-major within a block. Each step uploads one packed int plan
+ * ({@link StepPlan}) from pinned memory, launches on one stream, computes the greedy argmax of every logits row on
+ * the device and copies back only the ids, plus the full rows the engine needs on the host. Nothing is allocated
+ * on the device after open.
+ */
+public final class CudaBackend implements Backend {
+    private static final Logger LOG = LoggerFactory.getLogger(CudaBackend.class);
+    private static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+    private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+    private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+    /** Device memory left to cuBLAS and the driver when the KV cache is sized from what is free. */
+    static final long RESERVE_BYTES = 1L << 30;
+    /** Logit rows copied back per round trip through the pinned staging buffer. */
+    private static final int STAGE_ROWS = 8;
+
+    /** The element type of resident weights and of the activations that feed matrix products. */
+    enum ComputeType {
+        F32(0, Cublas.R_32F, 4), F16(1, Cublas.R_16F, 2), BF16(2, Cublas.R_16BF, 2);
+
+        final int kernelCode, cudaType, bytes;
+
+        ComputeType(int kernelCode, int cudaType, int bytes) {
+            this.kernelCode = kernelCode;
+            this.cudaType = cudaType;
+            this.bytes = bytes;
+        }
+
+        /** F32 when every matrix is F32, F16 when every one is F16, else BF16. */
+        static ComputeType choose(List<GgmlType> matrixTypes) {
+            if (matrixTypes.stream().allMatch(t -> t == GgmlType.F32)) return F32;
+            if (matrixTypes.stream().allMatch(t -> t == GgmlType.F16)) return F16;
+            return BF16;
+        }
+    }
+
+    private final ModelConfig cfg;
+    private final BackendOptions o;
+    private final int ordinal;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext ctx = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final List<CUmodule> modules = new ArrayList<>();
+    private final List<CUdeviceptr> allocations = new ArrayList<>();
+    private final Map<String, Kernel> kernels = new HashMap<>();
+    private CudaDriver drv;
+    private Cublas blas;
+    private String deviceName;
+    private int sms, ccMajor, ccMinor;
+    private ComputeType ct;
+
+    // weights
+    private long embd, output, outputNorm;
+    private long[] attnNorm, wqkv, bq, bk, bv, qNorm, kNorm, wo, ffnNorm, wgu, wdown;
+    // activations and step buffers
+    private long x, xb, qkv, att, gu, h, xl, logitsDev, ids, plan, cosT, sinT, partO, partML;
+    private long kCache, vCache;
+    private int numBlocks;
+    private StepPlan stepPlan;
+    private MemorySegment pinnedPlan, pinnedIds, pinnedStage;
+    private Logits logits;
+    private final int maxLogitRows;
+    private int targetBlocks, splitItemsCap;
+    private Kernel kEmbed, kRmsNorm, kRope, kAttn, kCombine, kSwiglu, kArgmax;
+    private boolean closed;
+
+    private CudaBackend(ModelConfig cfg, BackendOptions o) {
+        this.cfg = cfg;
+        this.o = o;
+        this.ordinal = DeviceOrdinal.resolve(o.deviceOrdinal());
+        this.maxLogitRows = o.preferredLogitRows();
+    }
+
+    /** Opens the backend on the configured device; on failure everything allocated is freed and the cause named. */
+    static CudaBackend open(Model model, BackendOptions o) {
+        ModelConfig c = model.config();
+        String file = model.gguf().path().toString();
+        if (o.kvType() != EngineConfig.KvType.F16) {
+            throw new IllegalArgumentException(file + ": the CUDA backend stores the KV cache in F16; kvType " + o.kvType() + " is not supported on it");
+        }
+        if (c.groupSize() > StepPlan.MAX_ROWS) {
+            throw new IllegalArgumentException(file + ": " + c.groupSize() + " query heads per KV head; the CUDA attention kernel takes at most " + StepPlan.MAX_ROWS);
+        }
+        if (!LaunchGeometry.supportedHeadDim(c.headDim())) {
+            throw new IllegalArgumentException(file + ": head size " + c.headDim() + "; the CUDA attention kernel is built for " + LaunchGeometry.HEAD_DIMS);
+        }
+        CudaBackend b = new CudaBackend(c, o);
+        try {
+            b.init(model);
+            return b;
+        } catch (RuntimeException | Error e) {
+            try {
+                b.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            if (e instanceof CudaException ce) throw new CudaException(file + ": opening the CUDA backend on device " + b.ordinal + " failed: " + ce.getMessage(), ce);
+            throw e;
+        }
+    }
+
+    private void init(Model model) {
+        JCudaDriver.setExceptionsEnabled(true);
+        JCudaDriver.cuInit(0);
+        int[] count = new int[1];
+        JCudaDriver.cuDeviceGetCount(count);
+        if (ordinal >= count[0]) throw new CudaException("device ordinal " + ordinal + " asked for, the driver sees " + count[0] + " device(s)");
+        JCudaDriver.cuDeviceGet(device, ordinal);
+        JCudaDriver.cuDevicePrimaryCtxRetain(ctx, device);
+        JCudaDriver.cuCtxSetCurrent(ctx);
+        byte[] name = new byte[256];
+        JCudaDriver.cuDeviceGetName(name, name.length, device);
+        deviceName = new String(name, 0, indexOfZero(name)).trim();
+        sms = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        ccMajor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        ccMinor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        if (ccMajor < 9) {
+            throw new CudaException(deviceName + " has compute capability " + ccMajor + "." + ccMinor + "; the shipped PTX is built for sm_90 (Hopper) and later");
+        }
+        JCudaDriver.cuStreamCreate(stream, 0);
+        long streamAddr = NativePointers.address(stream);
+        drv = new CudaDriver(streamAddr);
+        blas = new Cublas(streamAddr);
+        loadKernels();
+        uploadWeights(model.weights());
+        allocateBuffers();
+        allocateKv();
+        LOG.info("CUDA backend on {} (sm_{}{}, {} SMs): {} weights, {} KV blocks of {} tokens, {}", deviceName, ccMajor, ccMinor, sms,
+                ct, numBlocks, o.blockSize(), blas.library);
+    }
+
+    private int attribute(int attr) {
+        int[] v = new int[1];
+        JCudaDriver.cuDeviceGetAttribute(v, attr, device);
+        return v[0];
+    }
+
+    private static int indexOfZero(byte[] b) {
+        for (int i = 0; i < b.length; i++) if (b[i] == 0) return i;
+        return b.length;
+    }
+
+    private void loadKernels() {
+        for (String m : Ptx.MODULES) {
+            CUmodule mod = new CUmodule();
+            JCudaDriver.cuModuleLoadData(mod, Ptx.load(m));
+            modules.add(mod);
+            for (String fn : LaunchGeometry.functionsOf(m)) {
+                CUfunction f = new CUfunction();
+                JCudaDriver.cuModuleGetFunction(f, mod, fn);
+                kernels.put(fn, new Kernel(fn, NativePointers.address(f)));
+            }
+        }
+        kEmbed = kernels.get("embed_gather");
+        kRmsNorm = kernels.get("rmsnorm");
+        kRope = kernels.get("qkv_rope_kv");
+        kAttn = kernels.get(LaunchGeometry.attentionKernel(cfg.headDim()));
+        kCombine = kernels.get("attn_combine");
+        kSwiglu = kernels.get("swiglu");
+        kArgmax = kernels.get("argmax_rows");
+    }
+
+    // ---- memory ----
+
+    private long alloc(long bytes) {
+        CUdeviceptr p = new CUdeviceptr();
+        JCudaDriver.cuMemAlloc(p, Math.max(bytes, 256));
+        allocations.add(p);
+        return NativePointers.address(p);
+    }
+
+    private long uploadFloats(float[] v) {
+        if (v == null) return 0;
+        long d = alloc(4L * v.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4L * v.length, 16);
+            MemorySegment.copy(v, 0, s, ValueLayout.JAVA_FLOAT, 0, v.length);
+            CudaDriver.copyToDeviceSync(d, s, 4L * v.length);
+        }
+        return d;
+    }
+
+    private void uploadWeights(ModelWeights w) {
+        List<GgmlType> types = new ArrayList<>();
+        types.add(w.tokenEmbd().type());
+        types.add(w.output().type());
+        for (ModelWeights.Layer l : w.layers()) {
+            for (Weight m : List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown())) types.add(m.type());
+        }
+        ct = ComputeType.choose(types);
+        int n = cfg.nLayers();
+        attnNorm = new long[n]; wqkv = new long[n]; bq = new long[n]; bk = new long[n]; bv = new long[n];
+        qNorm = new long[n]; kNorm = new long[n]; wo = new long[n]; ffnNorm = new long[n]; wgu = new long[n]; wdown = new long[n];
+        embd = uploadMatrix(List.of(w.tokenEmbd()));
+        output = w.tiedOutput() ? embd : uploadMatrix(List.of(w.output()));
+        outputNorm = uploadFloats(w.outputNorm());
+        for (int l = 0; l < n; l++) {
+            ModelWeights.Layer L = w.layers().get(l);
+            attnNorm[l] = uploadFloats(L.attnNorm());
+            wqkv[l] = uploadMatrix(List.of(L.wq(), L.wk(), L.wv()));
+            bq[l] = uploadFloats(L.bq());
+            bk[l] = uploadFloats(L.bk());
+            bv[l] = uploadFloats(L.bv());
+            qNorm[l] = uploadFloats(L.qNorm());
+            kNorm[l] = uploadFloats(L.kNorm());
+            wo[l] = uploadMatrix(List.of(L.wo()));
+            ffnNorm[l] = uploadFloats(L.ffnNorm());
+            wgu[l] = uploadMatrix(List.of(L.ffnGate(), L.ffnUp()));
+            wdown[l] = uploadMatrix(List.of(L.ffnDown()));
+        }
+    }
+
+    /** The matrices stacked by rows (same column count) in the compute type, as one device allocation. */
+    private long uploadMatrix(List<Weight> parts) {
+        int cols = parts.getFirst().cols();
+        long rows = 0;
+        for (Weight p : parts) {
+            if (p.cols() != cols) throw new IllegalStateException("stacked matrices differ in width: " + p.name());
+            rows += p.rows();
+        }
+        long rowBytes = (long) cols * ct.bytes;
+        long d = alloc(rows * rowBytes);
+        long at = d;
+        int chunkRows = (int) Math.max(1, (64L << 20) / rowBytes);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment stage = null;
+            for (Weight p : parts) {
+                if (sameType(p.type())) { // as it is in the file: straight from the mapping
+                    for (int r = 0; r < p.rows(); r += chunkRows) {
+                        int nr = Math.min(chunkRows, p.rows() - r);
+                        CudaDriver.copyToDeviceSync(at + r * rowBytes, p.data().asSlice(p.rowOffset(r), nr * rowBytes), nr * rowBytes);
+                    }
+                } else {
+                    if (stage == null) stage = a.allocate(chunkRows * rowBytes, 64);
+                    for (int r = 0; r < p.rows(); r += chunkRows) {
+                        int nr = Math.min(chunkRows, p.rows() - r);
+                        convertRows(p, r, nr, stage);
+                        CudaDriver.copyToDeviceSync(at + r * rowBytes, stage, nr * rowBytes);
+                    }
+                }
+                at += p.rows() * rowBytes;
+            }
+        }
+        return d;
+    }
+
+    private boolean sameType(GgmlType t) {
+        return switch (ct) {
+            case F32 -> t == GgmlType.F32;
+            case F16 -> t == GgmlType.F16;
+            case BF16 -> t == GgmlType.BF16;
+        };
+    }
+
+    /** Rows [r0, r0 + n) of {@code w} dequantized and rounded to the compute type into {@code dst}. */
+    private void convertRows(Weight w, int r0, int n, MemorySegment dst) {
+        int cols = w.cols();
+        ComputeType t = ct;
+        IntStream.range(0, Math.ceilDiv(n, 64)).parallel().forEach(chunk -> {
+            float[] row = new float[cols];
+            for (int i = chunk * 64; i < Math.min(n, chunk * 64 + 64); i++) {
+                w.dequantizeRow(r0 + i, row, 0);
+                long base = (long) i * cols * t.bytes;
+                switch (t) {
+                    case F32 -> MemorySegment.copy(row, 0, dst, ValueLayout.JAVA_FLOAT, base, cols);
+                    case F16 -> { for (int c = 0; c < cols; c++) dst.set(ValueLayout.JAVA_SHORT, base + 2L * c, Float.floatToFloat16(row[c])); }
+                    case BF16 -> { for (int c = 0; c < cols; c++) dst.set(ValueLayout.JAVA_SHORT, base + 2L * c, dev.tokenmill.tensor.Fp16.floatToBf16(row[c])); }
+                }
+            }
+        });
+    }
+
+    private void allocateBuffers() {
+        long t = o.maxBatchTokens();
+        int d = cfg.nEmbd(), qd = cfg.qDim(), kvd = cfg.kvDim(), ffn = cfg.ffnDim(), vocab = cfg.vocabSize();
+        long es = ct.bytes;
+        x = alloc(t * d * 4);
+        xb = alloc(t * Math.max(d, qd) * es);
+        qkv = alloc(t * (qd + 2L * kvd) * 4);
+        att = alloc(t * qd * es);
+        gu = alloc(t * 2L * ffn * 4);
+        h = alloc(t * ffn * es);
+        xl = alloc((long) maxLogitRows * d * es);
+        logitsDev = alloc((long) maxLogitRows * vocab * 4);
+        ids = alloc(4L * maxLogitRows);
+        int maxBlocksPerSeq = Math.ceilDiv(o.maxSeqLen(), o.blockSize());
+        long btCap = Math.min((long) o.maxSeqs() * maxBlocksPerSeq, (long) o.maxBatchTokens() * maxBlocksPerSeq);
+        stepPlan = new StepPlan(o.maxBatchTokens(), o.maxSeqs(), maxLogitRows, Math.toIntExact(Math.min(btCap, Integer.MAX_VALUE / 2)));
+        plan = alloc(4L * stepPlan.capacity());
+        // rope angles exactly as the CPU's RopeTable: a running float product per pair
+        int half = cfg.ropeDim() / 2;
+        float[] cos = new float[o.maxSeqLen() * half], sin = new float[o.maxSeqLen() * half];
+        float thetaScale = (float) Math.pow(cfg.ropeFreqBase(), -2.0f / cfg.ropeDim());
+        for (int p = 0; p < o.maxSeqLen(); p++) {
+            float theta = p;
+            for (int i = 0; i < half; i++) {
+                cos[p * half + i] = (float) Math.cos(theta);
+                sin[p * half + i] = (float) Math.sin(theta);
+                theta *= thetaScale;
+            }
+        }
+        cosT = uploadFloats(cos);
+        sinT = uploadFloats(sin);
+        targetBlocks = 2 * sms;
+        splitItemsCap = targetBlocks;
+        long partRows = (long) splitItemsCap * StepPlan.MAX_SPLITS * StepPlan.MAX_ROWS;
+        partO = alloc(partRows * cfg.headDim() * 4);
+        partML = alloc(partRows * 2 * 4);
+        pinnedPlan = CudaDriver.allocHost(4L * stepPlan.capacity());
+        pinnedIds = CudaDriver.allocHost(4L * maxLogitRows);
+        pinnedStage = CudaDriver.allocHost(4L * STAGE_ROWS * vocab);
+        logits = new Logits(maxLogitRows, vocab);
+    }
+
+    private void allocateKv() {
+        long perBlock = kvBytesPerBlock();
+        long budget;
+        if (o.kvCacheBytes() == EngineConfig.AUTO) {
+            long[] free = new long[1], total = new long[1];
+            JCudaDriver.cuMemGetInfo(free, total);
+            budget = Math.min((long) (free[0] * o.memoryFraction()), free[0] - RESERVE_BYTES);
+        } else {
+            budget = o.kvCacheBytes();
+        }
+        numBlocks = BlockPool.numBlocksFor(budget, perBlock);
+        long half = (long) numBlocks * perBlock / 2;
+        kCache = alloc(half);
+        vCache = alloc(half);
+    }
+
+    // ---- Backend ----
+
+    @Override public int blockSize() { return o.blockSize(); }
+
+    @Override public long kvBytesPerBlock() { return 2L * cfg.nLayers() * o.blockSize() * cfg.kvDim() * 2; }
+
+    @Override public int numBlocks() { return numBlocks; }
+
+    @Override public int maxLogitRows() { return maxLogitRows; }
+
+    @Override
+    public String kernelPath() {
+        return "cuda: " + deviceName + " (sm_" + ccMajor + ccMinor + "), " + ct.name().toLowerCase(java.util.Locale.ROOT)
+                + " weights, cuBLAS " + blas.library.getFileName();
+    }
+
+    private long layerKv(long base, int layer) {
+        return base + (long) layer * numBlocks * o.blockSize() * cfg.kvDim() * 2;
+    }
+
+    @Override
+    public Logits forward(ForwardBatch b) {
+        validate(b);
+        JCudaDriver.cuCtxSetCurrent(ctx);
+        StepPlan p = stepPlan;
+        p.build(b, o.blockSize(), cfg.groupSize(), cfg.nKvHeads(), targetBlocks, splitItemsCap);
+        MemorySegment.copy(p.data, 0, pinnedPlan, ValueLayout.JAVA_INT, 0, p.size);
+        drv.copyToDevice(plan, pinnedPlan, 4L * p.size);
+        int n = p.nTokens, d = cfg.nEmbd(), qd = cfg.qDim(), kvd = cfg.kvDim(), ffn = cfg.ffnDim(), hd = cfg.headDim();
+        int nH = cfg.nHeads(), nKv = cfg.nKvHeads(), act = ct.kernelCode, w = ct.cudaType;
+        long tokens = plan + 4L * p.offTokens, positions = plan + 4L * p.offPositions, slots = plan + 4L * p.offSlots;
+        long itemTok0 = plan + 4L * p.offItemTok0, itemLen = plan + 4L * p.offItemLen, itemSeq = plan + 4L * p.offItemSeq;
+        long logitRows = plan + 4L * p.offLogitRows, btStart = plan + 4L * p.offBtStart, btFlat = plan + 4L * p.offBtFlat;
+        float eps = cfg.rmsEps();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int qkvWidth = qd + 2 * kvd;
+
+        drv.begin().arg(x).arg(embd).arg(act).arg(tokens).arg(d).launch(kEmbed, n, 1, 256, 0);
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            drv.begin().arg(xb).arg(act).arg(x).arg(attnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
+            blas.gemm(wqkv[l], w, xb, w, qkv, Cublas.R_32F, qkvWidth, n, d, false);
+            drv.begin().arg(qkv).arg(qkvWidth).arg(bq[l]).arg(bk[l]).arg(bv[l]).arg(qNorm[l]).arg(kNorm[l])
+                    .arg(cosT).arg(sinT).arg(cfg.ropeDim() / 2).arg(cfg.architecture().neoxRope() ? 1 : 0)
+                    .arg(positions).arg(slots).arg(layerKv(kCache, l)).arg(layerKv(vCache, l))
+                    .arg(nH).arg(nKv).arg(hd).arg(eps)
+                    .launch(kRope, n, nH + 2 * nKv, LaunchGeometry.ropeThreads(hd), 0);
+            drv.begin().arg(qkv).arg(qkvWidth).arg(att).arg(act).arg(layerKv(kCache, l)).arg(layerKv(vCache, l)).arg(kvd)
+                    .arg(itemTok0).arg(itemLen).arg(itemSeq).arg(positions).arg(btStart).arg(btFlat).arg(o.blockSize())
+                    .arg(cfg.groupSize()).arg(nKv).arg(scale).arg(p.splitLen).arg(partO).arg(partML)
+                    .launch(kAttn, p.nItems * nKv, p.nSplit, LaunchGeometry.ATTENTION_THREADS, 0);
+            if (p.nSplit > 1) {
+                drv.begin().arg(att).arg(act).arg(partO).arg(partML).arg(p.nSplit).arg(itemTok0).arg(itemLen)
+                        .arg(cfg.groupSize()).arg(nKv).arg(hd)
+                        .launch(kCombine, p.nItems * nKv, StepPlan.MAX_ROWS, hd, 0);
+            }
+            blas.gemm(wo[l], w, att, w, x, Cublas.R_32F, d, n, qd, true);
+            drv.begin().arg(xb).arg(act).arg(x).arg(ffnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
+            blas.gemm(wgu[l], w, xb, w, gu, Cublas.R_32F, 2 * ffn, n, d, false);
+            long total = (long) n * ffn;
+            drv.begin().arg(h).arg(act).arg(gu).arg(ffn).arg(total).launch(kSwiglu, LaunchGeometry.blocks(total, 256), 1, 256, 0);
+            blas.gemm(wdown[l], w, h, w, x, Cublas.R_32F, d, n, ffn, true);
+        }
+        int r = p.nLogits;
+        int vocab = cfg.vocabSize();
+        if (r > 0) {
+            drv.begin().arg(xl).arg(act).arg(x).arg(outputNorm).arg(logitRows).arg(d).arg(eps).launch(kRmsNorm, r, 1, 256, 0);
+            blas.gemm(output, w, xl, w, logitsDev, Cublas.R_32F, vocab, r, d, false);
+            drv.begin().arg(logitsDev).arg(vocab).arg(ids).launch(kArgmax, r, 1, 1024, 0);
+            drv.copyToHost(pinnedIds, ids, 4L * r);
+        }
+        drv.synchronize();
+        // rows the engine needs whole come back through the pinned staging buffer, a few at a time
+        int staged = 0;
+        int[] stagedRows = new int[STAGE_ROWS];
+        for (int row = 0; row < r; row++) {
+            if (b.argmaxOnly[row]) {
+                logits.setArgmax(row, pinnedIds.getAtIndex(ValueLayout.JAVA_INT, row));
+                continue;
+            }
+            logits.setArgmax(row, -1);
+            drv.copyToHost(pinnedStage.asSlice(4L * staged * vocab), logitsDev + 4L * row * vocab, 4L * vocab);
+            stagedRows[staged++] = row;
+            if (staged == STAGE_ROWS) {
+                flushStage(stagedRows, staged, vocab);
+                staged = 0;
+            }
+        }
+        if (staged > 0) flushStage(stagedRows, staged, vocab);
+        logits.setCount(r);
+        return logits;
+    }
+
+    private void flushStage(int[] rows, int n, int vocab) {
+        drv.synchronize();
+        for (int i = 0; i < n; i++) {
+            MemorySegment.copy(pinnedStage, ValueLayout.JAVA_FLOAT, 4L * i * vocab, logits.data(), logits.offset(rows[i]), vocab);
+        }
+    }
+
+    private void validate(ForwardBatch b) {
+        if (closed) throw new IllegalStateException("the CUDA backend is closed");
+        if (b.nTokens <= 0) throw new IllegalArgumentException("forward batch has no tokens");
+        if (b.nTokens > o.maxBatchTokens()) {
+            throw new IllegalArgumentException("forward batch has " + b.nTokens + " tokens, backend allows " + o.maxBatchTokens());
+        }
+        if (b.nLogits > maxLogitRows) {
+            throw new IllegalArgumentException("forward batch asks for " + b.nLogits + " logit rows, backend allows " + maxLogitRows);
+        }
+        if (b.nSeqs > o.maxSeqs()) throw new IllegalArgumentException("forward batch has " + b.nSeqs + " sequences, backend allows " + o.maxSeqs());
+        int vocab = cfg.vocabSize(), bs = o.blockSize();
+        for (int t = 0; t < b.nTokens; t++) {
+            int tok = b.tokens[t], pos = b.positions[t], s = b.seqOfToken[t];
+            if (tok < 0 || tok >= vocab) {
+                throw new IllegalArgumentException("token id " + tok + " at batch row " + t + " is outside the vocabulary [0, " + vocab + ")");
+            }
+            if (s < 0 || s >= b.nSeqs || pos < 0 || pos >= o.maxSeqLen() || pos >= b.contextLens[s]) {
+                throw new IllegalArgumentException("batch row " + t + ": sequence slot " + s + ", position " + pos
+                        + " is outside the batch (" + b.nSeqs + " sequences, max length " + o.maxSeqLen() + ")");
+            }
+            if (t > 0 && b.seqOfToken[t - 1] == s && b.positions[t - 1] + 1 != pos) {
+                throw new IllegalArgumentException("batch row " + t + ": positions of one sequence must be consecutive");
+            }
+        }
+        for (int s = 0; s < b.nSeqs; s++) {
+            int blocks = Math.ceilDiv(b.contextLens[s], bs);
+            if (blocks > b.maxBlocksPerSeq) {
+                throw new IllegalArgumentException("sequence slot " + s + " context " + b.contextLens[s] + " needs " + blocks + " blocks, table holds " + b.maxBlocksPerSeq);
+            }
+            int[] table = b.blockTables[s];
+            for (int i = 0; i < blocks; i++) {
+                if (table[i] < 0 || table[i] >= numBlocks) {
+                    throw new IllegalArgumentException("sequence slot " + s + " block table entry " + i + " = " + table[i] + " is outside [0, " + numBlocks + ")");
+                }
+            }
+        }
+        for (int r = 0; r < b.nLogits; r++) {
+            if (b.logitRows[r] < 0 || b.logitRows[r] >= b.nTokens) {
+                throw new IllegalArgumentException("logit row " + r + " names batch row " + b.logitRows[r] + ", batch has " + b.nTokens);
+            }
+        }
+    }
+
+    /** For tests and the benchmark: the device's name, and the compute type the weights were put in. */
+    String deviceName() { return deviceName; }
+
+    ComputeType computeType() { return ct; }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        JCudaDriver.setExceptionsEnabled(false);
+        try {
+            if (ctx != null && NativePointers.address(ctx) != 0) {
+                JCudaDriver.cuCtxSetCurrent(ctx);
+                JCudaDriver.cuCtxSynchronize();
+            }
+            if (blas != null) blas.close();
+            for (CUdeviceptr p : allocations) JCudaDriver.cuMemFree(p);
+            allocations.clear();
+            CudaDriver.freeHost(pinnedPlan);
+            CudaDriver.freeHost(pinnedIds);
+            CudaDriver.freeHost(pinnedStage);
+            for (CUmodule m : modules) JCudaDriver.cuModuleUnload(m);
+            if (NativePointers.address(stream) != 0) JCudaDriver.cuStreamDestroy(stream);
+            if (NativePointers.address(ctx) != 0) JCudaDriver.cuDevicePrimaryCtxRelease(device);
+        } finally {
+            JCudaDriver.setExceptionsEnabled(true);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package dev.tokenmill.backend.cuda;
+
+import java.util.List;
+
+/** Grid and block sizes of the kernels, and which kernel each module holds; pure arithmetic, tested without a GPU. */
+final class LaunchGeometry {
+    /** Head sizes attention.cu is instantiated for (a warp's lanes hold HD / 32 output elements each). */
+    static final List<Integer> HEAD_DIMS = List.of(32, 64, 96, 128);
+    /** Threads of an attention block: four warps (attention.cu's WARPS). */
+    static final int ATTENTION_THREADS = 128;
+
+    private LaunchGeometry() {}
+
+    static boolean supportedHeadDim(int hd) {
+        return HEAD_DIMS.contains(hd);
+    }
+
+    static String attentionKernel(int hd) {
+        if (!supportedHeadDim(hd)) throw new IllegalArgumentException("no attention kernel for head size " + hd);
+        return "attention_hd" + hd;
+    }
+
+    /** qkv_rope_kv: a thread per pair of a head's elements, at least one warp, at most 1024. */
+    static int ropeThreads(int hd) {
+        return Math.min(1024, Math.max(32, Math.ceilDiv(hd / 2, 32) * 32));
+    }
+
+    /** Blocks of {@code perBlock} threads covering {@code total} elements. */
+    static int blocks(long total, int perBlock) {
+        long b = Math.ceilDiv(total, perBlock);
+        if (b > Integer.MAX_VALUE) throw new IllegalArgumentException(total + " elements exceed one launch's grid");
+        return (int) b;
+    }
+
+    /** The kernels each PTX module exports. */
+    static List<String> functionsOf(String module) {
+        return switch (module) {
+            case "embed" -> List.of("embed_gather");
+            case "rmsnorm" -> List.of("rmsnorm");
+            case "rope_kv" -> List.of("qkv_rope_kv");
+            case "attention" -> List.of("attention_hd32", "attention_hd64", "attention_hd96", "attention_hd128", "attn_combine");
+            case "swiglu" -> List.of("swiglu");
+            case "sampling" -> List.of("argmax_rows");
+            default -> throw new IllegalArgumentException("unknown PTX module " + module);
+        };
+    }
+}
