@@ -7,7 +7,8 @@
 // p % bs), tiles of K and V widened to f32 in shared memory and shared by every row; each row keeps an online
 // softmax (running max and sum) and masks positions past its own (causal over the cached prefix plus the new
 // tokens). With one split the block writes the normalized output; with several it writes unnormalized partials and
-// their (max, sum), which attn_combine merges.
+// their (max, sum), which attn_combine merges. HD is the kernel's capacity (32, 64 or 128), hd the model's head size
+// (even, at most HD): elements past hd are zero in q, K and V and never stored.
 #include "common.cuh"
 
 #define TILE 32
@@ -21,7 +22,7 @@ __device__ __forceinline__ void attention_body(
         const __half* __restrict__ kc, const __half* __restrict__ vc, int kvd,
         const int* __restrict__ itemTok0, const int* __restrict__ itemLen, const int* __restrict__ itemSeq,
         const int* __restrict__ positions, const int* __restrict__ btStart, const int* __restrict__ btFlat, int bs,
-        int group, int nKv, float scale, int splitLen, float* __restrict__ partO, float* __restrict__ partML) {
+        int group, int nKv, int hd, float scale, int splitLen, float* __restrict__ partO, float* __restrict__ partML) {
     constexpr int C = HD / 32;
     __shared__ float qs[MAX_ROWS][HD];
     __shared__ float ks[TILE][HD + 1];
@@ -33,7 +34,7 @@ __device__ __forceinline__ void attention_body(
     int tok0 = itemTok0[item], len = itemLen[item], seq = itemSeq[item];
     int nq = len * group;
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    int nHeads = nKv * group, qDim = nHeads * HD;
+    int nHeads = nKv * group, qDim = nHeads * hd;
     int ctx = positions[tok0 + len - 1] + 1;
     int start = split * splitLen;
     int end = min(ctx, start + splitLen);
@@ -42,7 +43,7 @@ __device__ __forceinline__ void attention_body(
     for (int i = tid; i < nq * HD; i += blockDim.x) {
         int j = i / HD, e = i % HD;
         int t = tok0 + j / group, head = kvh * group + j % group;
-        qs[j][e] = qkv[(long long)t * qkvStride + head * HD + e] * scale;
+        qs[j][e] = e < hd ? qkv[(long long)t * qkvStride + head * hd + e] * scale : 0.f;
     }
     if (tid < nq) rowPos[tid] = positions[tok0 + tid / group];
     __syncthreads();
@@ -66,8 +67,8 @@ __device__ __forceinline__ void attention_body(
             int pp = i / (HD / 2), e = (i % (HD / 2)) * 2;
             int s = slot[pp];
             float2 kf = make_float2(0.f, 0.f), vf = make_float2(0.f, 0.f);
-            if (s >= 0) {
-                long long off = (long long)s * kvd + kvh * HD + e;
+            if (s >= 0 && e < hd) {
+                long long off = (long long)s * kvd + kvh * hd + e;
                 kf = __half22float2(*(const __half2*)(kc + off));
                 vf = __half22float2(*(const __half2*)(vc + off));
             }
@@ -114,9 +115,11 @@ __device__ __forceinline__ void attention_body(
         if (nSplit == 1) {
             int t = tok0 + j / group, head = kvh * group + j % group;
             float inv = l[k] > 0.f ? 1.0f / l[k] : 0.f;
-            long long o = (long long)t * qDim + head * HD;
+            long long o = (long long)t * qDim + head * hd;
 #pragma unroll
-            for (int c = 0; c < C; c++) store_act(out, o + lane + 32 * c, outType, acc[k][c] * inv);
+            for (int c = 0; c < C; c++) {
+                if (lane + 32 * c < hd) store_act(out, o + lane + 32 * c, outType, acc[k][c] * inv);
+            }
         } else {
             long long r = ((long long)split * gridDim.x + blockIdx.x) * MAX_ROWS + j;
 #pragma unroll
@@ -133,20 +136,21 @@ __device__ __forceinline__ void attention_body(
     extern "C" __global__ void __launch_bounds__(128) attention_hd##HD(                                              \
             const float* qkv, int qkvStride, void* out, int outType, const __half* kc, const __half* vc, int kvd,      \
             const int* itemTok0, const int* itemLen, const int* itemSeq, const int* positions, const int* btStart,      \
-            const int* btFlat, int bs, int group, int nKv, float scale, int splitLen, float* partO, float* partML) {   \
+            const int* btFlat, int bs, int group, int nKv, int hd, float scale, int splitLen, float* partO,             \
+            float* partML) {                                                                                          \
         attention_body<HD>(qkv, qkvStride, out, outType, kc, vc, kvd, itemTok0, itemLen, itemSeq, positions, btStart, \
-                           btFlat, bs, group, nKv, scale, splitLen, partO, partML);                                   \
+                           btFlat, bs, group, nKv, hd, scale, splitLen, partO, partML);                               \
     }
 
 ATTENTION(32)
 ATTENTION(64)
-ATTENTION(96)
 ATTENTION(128)
 
-// Merges the splits of attention_hd*: grid (items * nKv, MAX_ROWS), block HD threads.
+// Merges the splits of attention_hd*: grid (items * nKv, MAX_ROWS), block hd threads; partials have a stride of
+// cap (the attention kernel's HD) floats per row.
 extern "C" __global__ void attn_combine(void* __restrict__ out, int outType, const float* __restrict__ partO,
                                         const float* __restrict__ partML, int nSplit, const int* __restrict__ itemTok0,
-                                        const int* __restrict__ itemLen, int group, int nKv, int hd) {
+                                        const int* __restrict__ itemLen, int group, int nKv, int hd, int cap) {
     int item = blockIdx.x / nKv, kvh = blockIdx.x % nKv, j = blockIdx.y, e = threadIdx.x;
     int nq = itemLen[item] * group;
     if (j >= nq) return;
@@ -160,7 +164,7 @@ extern "C" __global__ void attn_combine(void* __restrict__ out, int outType, con
         if (ms == -INFINITY) continue;
         float f = __expf(ms - M);
         L += partML[r * 2 + 1] * f;
-        o += partO[r * hd + e] * f;
+        o += partO[r * cap + e] * f;
     }
     int t = itemTok0[item] + j / group, head = kvh * group + j % group;
     long long dst = (long long)t * (nKv * group * hd) + head * hd + e;

@@ -99,9 +99,11 @@ public final class CudaBackend implements Backend {
     private MemorySegment pinnedPlan, pinnedIds, pinnedStage;
     private Logits logits;
     private final int maxLogitRows;
-    private int targetBlocks, splitItemsCap;
+    private int targetBlocks, splitItemsCap, headCap;
     private Kernel kEmbed, kRmsNorm, kRope, kAttn, kCombine, kSwiglu, kArgmax;
     private boolean closed;
+    // step statistics, logged at close: wall time inside forward (host plan + launches + device work + copy-back)
+    private long forwardCalls, forwardTokens, forwardNanos, planNanos;
 
     private CudaBackend(ModelConfig cfg, BackendOptions o) {
         this.cfg = cfg;
@@ -121,7 +123,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(file + ": " + c.groupSize() + " query heads per KV head; the CUDA attention kernel takes at most " + StepPlan.MAX_ROWS);
         }
         if (!LaunchGeometry.supportedHeadDim(c.headDim())) {
-            throw new IllegalArgumentException(file + ": head size " + c.headDim() + "; the CUDA attention kernel is built for " + LaunchGeometry.HEAD_DIMS);
+            throw new IllegalArgumentException(file + ": head size " + c.headDim() + "; the CUDA attention kernel takes even head sizes up to 128");
         }
         CudaBackend b = new CudaBackend(c, o);
         try {
@@ -261,7 +263,7 @@ public final class CudaBackend implements Backend {
         long d = alloc(rows * rowBytes);
         long at = d;
         int chunkRows = (int) Math.max(1, (64L << 20) / rowBytes);
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofShared()) { // conversion fills the stage from the common pool
             MemorySegment stage = null;
             for (Weight p : parts) {
                 if (sameType(p.type())) { // as it is in the file: straight from the mapping
@@ -343,7 +345,8 @@ public final class CudaBackend implements Backend {
         targetBlocks = 2 * sms;
         splitItemsCap = targetBlocks;
         long partRows = (long) splitItemsCap * StepPlan.MAX_SPLITS * StepPlan.MAX_ROWS;
-        partO = alloc(partRows * cfg.headDim() * 4);
+        headCap = LaunchGeometry.attentionCapacity(cfg.headDim());
+        partO = alloc(partRows * headCap * 4);
         partML = alloc(partRows * 2 * 4);
         pinnedPlan = CudaDriver.allocHost(4L * stepPlan.capacity());
         pinnedIds = CudaDriver.allocHost(4L * maxLogitRows);
@@ -389,11 +392,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Logits forward(ForwardBatch b) {
+        long t0 = System.nanoTime();
         validate(b);
         JCudaDriver.cuCtxSetCurrent(ctx);
         StepPlan p = stepPlan;
         p.build(b, o.blockSize(), cfg.groupSize(), cfg.nKvHeads(), targetBlocks, splitItemsCap);
         MemorySegment.copy(p.data, 0, pinnedPlan, ValueLayout.JAVA_INT, 0, p.size);
+        planNanos += System.nanoTime() - t0;
         drv.copyToDevice(plan, pinnedPlan, 4L * p.size);
         int n = p.nTokens, d = cfg.nEmbd(), qd = cfg.qDim(), kvd = cfg.kvDim(), ffn = cfg.ffnDim(), hd = cfg.headDim();
         int nH = cfg.nHeads(), nKv = cfg.nKvHeads(), act = ct.kernelCode, w = ct.cudaType;
@@ -415,11 +420,11 @@ public final class CudaBackend implements Backend {
                     .launch(kRope, n, nH + 2 * nKv, LaunchGeometry.ropeThreads(hd), 0);
             drv.begin().arg(qkv).arg(qkvWidth).arg(att).arg(act).arg(layerKv(kCache, l)).arg(layerKv(vCache, l)).arg(kvd)
                     .arg(itemTok0).arg(itemLen).arg(itemSeq).arg(positions).arg(btStart).arg(btFlat).arg(o.blockSize())
-                    .arg(cfg.groupSize()).arg(nKv).arg(scale).arg(p.splitLen).arg(partO).arg(partML)
+                    .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(scale).arg(p.splitLen).arg(partO).arg(partML)
                     .launch(kAttn, p.nItems * nKv, p.nSplit, LaunchGeometry.ATTENTION_THREADS, 0);
             if (p.nSplit > 1) {
                 drv.begin().arg(att).arg(act).arg(partO).arg(partML).arg(p.nSplit).arg(itemTok0).arg(itemLen)
-                        .arg(cfg.groupSize()).arg(nKv).arg(hd)
+                        .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(headCap)
                         .launch(kCombine, p.nItems * nKv, StepPlan.MAX_ROWS, hd, 0);
             }
             blas.gemm(wo[l], w, att, w, x, Cublas.R_32F, d, n, qd, true);
@@ -456,6 +461,9 @@ public final class CudaBackend implements Backend {
         }
         if (staged > 0) flushStage(stagedRows, staged, vocab);
         logits.setCount(r);
+        forwardCalls++;
+        forwardTokens += n;
+        forwardNanos += System.nanoTime() - t0;
         return logits;
     }
 
@@ -518,6 +526,12 @@ public final class CudaBackend implements Backend {
     public void close() {
         if (closed) return;
         closed = true;
+        if (forwardCalls > 0) {
+            LOG.info("CUDA backend: {} forward calls, {} tokens, {} s in forward ({} ms a call, of which {} ms validating and planning on the host)",
+                    forwardCalls, forwardTokens, String.format(java.util.Locale.ROOT, "%.3f", forwardNanos / 1e9),
+                    String.format(java.util.Locale.ROOT, "%.3f", forwardNanos / 1e6 / forwardCalls),
+                    String.format(java.util.Locale.ROOT, "%.3f", planNanos / 1e6 / forwardCalls));
+        }
         JCudaDriver.setExceptionsEnabled(false);
         try {
             if (ctx != null && NativePointers.address(ctx) != 0) {

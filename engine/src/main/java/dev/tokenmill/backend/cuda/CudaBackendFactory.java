@@ -30,7 +30,8 @@ public final class CudaBackendFactory implements BackendFactory {
             why.append(reason);
             return false;
         } catch (Throwable t) { // UnsatisfiedLinkError without a driver, CudaException, anything: never thrown from here
-            why.append("the CUDA driver could not be used: ").append(t);
+            String m = String.valueOf(t.getMessage()).lines().findFirst().orElse("");
+            why.append("the CUDA driver could not be used: ").append(t.getClass().getSimpleName()).append(": ").append(m);
             return false;
         }
     }
