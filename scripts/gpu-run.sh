@@ -17,7 +17,7 @@ JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX
 CP="$G/lib/*"
 
 stamp "GPU tests"
-timeout "${TEST_TIMEOUT:-150}" "$JAVA" "${JOPTS[@]}" -cp "$G/junit-console.jar:$CP" org.junit.platform.console.ConsoleLauncher \
+timeout "${TEST_TIMEOUT:-120}" "$JAVA" "${JOPTS[@]}" -cp "$G/junit-console.jar:$CP" org.junit.platform.console.ConsoleLauncher \
   execute --disable-banner --details=tree --select-class dev.tokenmill.backend.cuda.CudaBackendGpuTest --include-tag gpu \
   > "$OUT/tests.log" 2>&1
 test_rc=$?
@@ -26,7 +26,7 @@ echo "tests exit code $test_rc"
 
 stamp "synth llama-1b bf16"
 model=/tmp/llama-1b-bf16.gguf
-timeout 120 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main synth --preset llama-1b --type BF16 --out "$model" --threads 16 \
+timeout 90 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main synth --preset llama-1b --type BF16 --out "$model" --threads 16 \
   > "$OUT/synth.log" 2>&1 || { echo "synth failed"; tail -5 "$OUT/synth.log"; }
 
 stamp "bench batch 1024 x (128 + 128)"
@@ -36,12 +36,12 @@ timeout "${BATCH_TIMEOUT:-150}" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cl
 echo "bench batch exit code $?"; tail -8 "$OUT/bench-batch.log"
 
 stamp "bench single-sequence decode"
-timeout 90 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda --single \
+timeout 60 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda --single \
   --prompt-tokens 128 --gen-tokens 256 --warmup 1 --repeat 5 > "$OUT/bench-single.json" 2> "$OUT/bench-single.log"
 echo "bench single exit code $?"; tail -8 "$OUT/bench-single.log"
 
 stamp "HF transformers baseline"
-timeout "${HF_TIMEOUT:-120}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.json" 2> "$OUT/hf.log"
+timeout "${HF_TIMEOUT:-100}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.json" 2> "$OUT/hf.log"
 echo "hf exit code $?"; tail -3 "$OUT/hf.log"
 
 stamp "table"
