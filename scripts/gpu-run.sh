@@ -17,7 +17,7 @@ JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX
 CP="$G/lib/*"
 
 stamp "GPU tests"
-timeout "${TEST_TIMEOUT:-120}" "$JAVA" "${JOPTS[@]}" -cp "$G/junit-console.jar:$CP" org.junit.platform.console.ConsoleLauncher \
+timeout "${TEST_TIMEOUT:-90}" "$JAVA" "${JOPTS[@]}" -cp "$G/junit-console.jar:$CP" org.junit.platform.console.ConsoleLauncher \
   execute --disable-banner --details=tree --select-class dev.tokenmill.backend.cuda.CudaBackendGpuTest --include-tag gpu \
   > "$OUT/tests.log" 2>&1
 test_rc=$?
@@ -26,22 +26,32 @@ echo "tests exit code $test_rc"
 
 stamp "synth llama-1b bf16"
 model=/tmp/llama-1b-bf16.gguf
-timeout 90 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main synth --preset llama-1b --type BF16 --out "$model" --threads 16 \
-  > "$OUT/synth.log" 2>&1 || { echo "synth failed"; tail -5 "$OUT/synth.log"; }
+timeout 60 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main synth --preset llama-1b --type BF16 --out "$model" --threads 16 \
+  > /tmp/synth.log 2>&1 || { echo "synth failed"; tail -5 /tmp/synth.log; }
 
 stamp "bench batch 1024 x (128 + 128)"
-timeout "${BATCH_TIMEOUT:-150}" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda \
+timeout "${BATCH_TIMEOUT:-100}" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda \
   --prompts 1024 --prompt-tokens 128 --gen-tokens 128 --max-seqs 1024 --max-batch-tokens "${MAX_BATCH_TOKENS:-16384}" \
   --warmup 64 --repeat "${BATCH_REPEAT:-3}" > "$OUT/bench-batch.json" 2> "$OUT/bench-batch.log"
-echo "bench batch exit code $?"; tail -8 "$OUT/bench-batch.log"
+echo "bench batch exit code $?"; grep -vE "^\s+at " "$OUT/bench-batch.log" | tail -12
 
 stamp "bench single-sequence decode"
-timeout 60 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda --single \
+timeout 45 "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda --single \
   --prompt-tokens 128 --gen-tokens 256 --warmup 1 --repeat 5 > "$OUT/bench-single.json" 2> "$OUT/bench-single.log"
-echo "bench single exit code $?"; tail -8 "$OUT/bench-single.log"
+echo "bench single exit code $?"; grep -vE "^\s+at " "$OUT/bench-single.log" | tail -12
+
+if [ "${PROFILE:-1}" = 1 ]; then
+  stamp "profiled runs (CUDA events between phases)"
+  timeout 30 "$JAVA" "${JOPTS[@]}" -Dtokenmill.cuda.profile=true -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" \
+    --device cuda --single --prompt-tokens 128 --gen-tokens 128 --warmup 0 > "$OUT/profile.log" 2>&1
+  timeout 45 "$JAVA" "${JOPTS[@]}" -Dtokenmill.cuda.profile=true -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" \
+    --device cuda --prompts 1024 --prompt-tokens 128 --gen-tokens 128 --max-seqs 1024 \
+    --max-batch-tokens "${MAX_BATCH_TOKENS:-16384}" --warmup 0 >> "$OUT/profile.log" 2>&1
+  grep -E "CUDA backend|overall" "$OUT/profile.log"
+fi
 
 stamp "HF transformers baseline"
-timeout "${HF_TIMEOUT:-100}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.json" 2> "$OUT/hf.log"
+timeout "${HF_TIMEOUT:-80}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.log" 2>&1
 echo "hf exit code $?"; tail -3 "$OUT/hf.log"
 
 stamp "table"
@@ -56,7 +66,7 @@ def load(name):
     except Exception as e:
         return {"error": str(e)}
 card = open(os.path.join(out, "card.csv")).read().splitlines()[-1] if os.path.exists(os.path.join(out, "card.csv")) else "?"
-b, s, h = load("bench-batch.json"), load("bench-single.json"), load("hf.json")
+b, s, h = load("bench-batch.json"), load("bench-single.json"), load("hf.log")
 tests = [l for l in open(os.path.join(out, "tests.log")).read().splitlines() if "tests " in l] if os.path.exists(os.path.join(out, "tests.log")) else []
 print("card:", card)
 for l in tests: print("junit:", l.strip())

@@ -104,6 +104,16 @@ public final class CudaBackend implements Backend {
     private boolean closed;
     // step statistics, logged at close: wall time inside forward (host plan + launches + device work + copy-back)
     private long forwardCalls, forwardTokens, forwardNanos, planNanos;
+    /** -Dtokenmill.cuda.profile=true: CUDA events between the phases of every step (one more sync a step), summed. */
+    private static final boolean PROFILE = Boolean.getBoolean("tokenmill.cuda.profile");
+    private static final String[] PHASES = {"embed", "norm", "qkv_gemm", "rope_kv", "attention", "wo_gemm", "gate_up_gemm", "swiglu",
+            "down_gemm", "logits", "argmax_copy"};
+    private static final int P_EMBED = 0, P_NORM = 1, P_QKV = 2, P_ROPE = 3, P_ATTN = 4, P_WO = 5, P_GU = 6, P_SWIGLU = 7,
+            P_DOWN = 8, P_LOGITS = 9, P_ARGMAX = 10;
+    private final double[] phaseMs = new double[PHASES.length];
+    private jcuda.driver.CUevent[] events;
+    private int[] eventPhase;
+    private int nEvents;
 
     private CudaBackend(ModelConfig cfg, BackendOptions o) {
         this.cfg = cfg;
@@ -409,15 +419,21 @@ public final class CudaBackend implements Backend {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int qkvWidth = qd + 2 * kvd;
 
+        nEvents = 0;
+        mark(-1);
         drv.begin().arg(x).arg(embd).arg(act).arg(tokens).arg(d).launch(kEmbed, n, 1, 256, 0);
+        mark(P_EMBED);
         for (int l = 0; l < cfg.nLayers(); l++) {
             drv.begin().arg(xb).arg(act).arg(x).arg(attnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
+            mark(P_NORM);
             blas.gemm(wqkv[l], w, xb, w, qkv, Cublas.R_32F, qkvWidth, n, d, false);
+            mark(P_QKV);
             drv.begin().arg(qkv).arg(qkvWidth).arg(bq[l]).arg(bk[l]).arg(bv[l]).arg(qNorm[l]).arg(kNorm[l])
                     .arg(cosT).arg(sinT).arg(cfg.ropeDim() / 2).arg(cfg.architecture().neoxRope() ? 1 : 0)
                     .arg(positions).arg(slots).arg(layerKv(kCache, l)).arg(layerKv(vCache, l))
                     .arg(nH).arg(nKv).arg(hd).arg(eps)
                     .launch(kRope, n, nH + 2 * nKv, LaunchGeometry.ropeThreads(hd), 0);
+            mark(P_ROPE);
             drv.begin().arg(qkv).arg(qkvWidth).arg(att).arg(act).arg(layerKv(kCache, l)).arg(layerKv(vCache, l)).arg(kvd)
                     .arg(itemTok0).arg(itemLen).arg(itemSeq).arg(positions).arg(btStart).arg(btFlat).arg(o.blockSize())
                     .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(scale).arg(p.splitLen).arg(partO).arg(partML)
@@ -427,22 +443,31 @@ public final class CudaBackend implements Backend {
                         .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(headCap)
                         .launch(kCombine, p.nItems * nKv, StepPlan.MAX_ROWS, hd, 0);
             }
+            mark(P_ATTN);
             blas.gemm(wo[l], w, att, w, x, Cublas.R_32F, d, n, qd, true);
+            mark(P_WO);
             drv.begin().arg(xb).arg(act).arg(x).arg(ffnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
+            mark(P_NORM);
             blas.gemm(wgu[l], w, xb, w, gu, Cublas.R_32F, 2 * ffn, n, d, false);
+            mark(P_GU);
             long total = (long) n * ffn;
             drv.begin().arg(h).arg(act).arg(gu).arg(ffn).arg(total).launch(kSwiglu, LaunchGeometry.blocks(total, 256), 1, 256, 0);
+            mark(P_SWIGLU);
             blas.gemm(wdown[l], w, h, w, x, Cublas.R_32F, d, n, ffn, true);
+            mark(P_DOWN);
         }
         int r = p.nLogits;
         int vocab = cfg.vocabSize();
         if (r > 0) {
             drv.begin().arg(xl).arg(act).arg(x).arg(outputNorm).arg(logitRows).arg(d).arg(eps).launch(kRmsNorm, r, 1, 256, 0);
             blas.gemm(output, w, xl, w, logitsDev, Cublas.R_32F, vocab, r, d, false);
+            mark(P_LOGITS);
             drv.begin().arg(logitsDev).arg(vocab).arg(ids).launch(kArgmax, r, 1, 1024, 0);
             drv.copyToHost(pinnedIds, ids, 4L * r);
+            mark(P_ARGMAX);
         }
         drv.synchronize();
+        if (PROFILE) collectPhases();
         // rows the engine needs whole come back through the pinned staging buffer, a few at a time
         int staged = 0;
         int[] stagedRows = new int[STAGE_ROWS];
@@ -465,6 +490,28 @@ public final class CudaBackend implements Backend {
         forwardTokens += n;
         forwardNanos += System.nanoTime() - t0;
         return logits;
+    }
+
+    private void mark(int phase) {
+        if (!PROFILE) return;
+        if (events == null) {
+            events = new jcuda.driver.CUevent[16 * cfg.nLayers() + 16];
+            eventPhase = new int[events.length];
+            for (int i = 0; i < events.length; i++) {
+                events[i] = new jcuda.driver.CUevent();
+                JCudaDriver.cuEventCreate(events[i], 0);
+            }
+        }
+        JCudaDriver.cuEventRecord(events[nEvents], stream);
+        eventPhase[nEvents++] = phase;
+    }
+
+    private void collectPhases() {
+        float[] ms = new float[1];
+        for (int i = 1; i < nEvents; i++) {
+            JCudaDriver.cuEventElapsedTime(ms, events[i - 1], events[i]);
+            phaseMs[eventPhase[i]] += ms[0];
+        }
     }
 
     private void flushStage(int[] rows, int n, int vocab) {
@@ -532,6 +579,15 @@ public final class CudaBackend implements Backend {
                     String.format(java.util.Locale.ROOT, "%.3f", forwardNanos / 1e6 / forwardCalls),
                     String.format(java.util.Locale.ROOT, "%.3f", planNanos / 1e6 / forwardCalls));
         }
+        if (PROFILE && forwardCalls > 0) {
+            StringBuilder sb = new StringBuilder("CUDA backend device time by phase (ms, all steps):");
+            double sum = 0;
+            for (int i = 0; i < PHASES.length; i++) {
+                sb.append(String.format(java.util.Locale.ROOT, " %s %.1f", PHASES[i], phaseMs[i]));
+                sum += phaseMs[i];
+            }
+            LOG.info("{}; total {} ms over {} calls", sb, String.format(java.util.Locale.ROOT, "%.1f", sum), forwardCalls);
+        }
         JCudaDriver.setExceptionsEnabled(false);
         try {
             if (ctx != null && NativePointers.address(ctx) != 0) {
@@ -544,6 +600,7 @@ public final class CudaBackend implements Backend {
             CudaDriver.freeHost(pinnedPlan);
             CudaDriver.freeHost(pinnedIds);
             CudaDriver.freeHost(pinnedStage);
+            if (events != null) for (jcuda.driver.CUevent e : events) JCudaDriver.cuEventDestroy(e);
             for (CUmodule m : modules) JCudaDriver.cuModuleUnload(m);
             if (NativePointers.address(stream) != 0) JCudaDriver.cuStreamDestroy(stream);
             if (NativePointers.address(ctx) != 0) JCudaDriver.cuDevicePrimaryCtxRelease(device);
