@@ -79,9 +79,10 @@ final class Cublas implements AutoCloseable {
      */
     void gemm(long w, int wType, long x, int xType, long y, int yType, int m, int n, int k, boolean accumulate) {
         int rc;
+        MemorySegment beta = accumulate ? one : zero; // a local: invokeExact types a conditional argument as Object
         try {
             rc = (int) gemmEx.invokeExact(handle, OP_T, OP_N, m, n, k, one, w, wType, k, x, xType, k,
-                    accumulate ? one : zero, y, yType, m, COMPUTE_32F, GEMM_DEFAULT);
+                    beta, y, yType, m, COMPUTE_32F, GEMM_DEFAULT);
         } catch (Throwable t) {
             throw new CudaException("cublasGemmEx", t);
         }

@@ -11,12 +11,6 @@ import dev.tokenmill.model.ModelConfig;
 import dev.tokenmill.model.ModelWeights;
 import dev.tokenmill.model.Weight;
 import dev.tokenmill.tensor.GgmlType;
-import jcuda.driver.CUcontext;
-import jcuda.driver.CUdevice;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUfunction;
-import jcuda.driver.CUmodule;
-import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,9 +19,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.IntStream;
 
 import static dev.tokenmill.backend.cuda.CudaDriver.Kernel;
@@ -45,9 +37,6 @@ import static dev.tokenmill.backend.cuda.CudaDriver.Kernel;
  */
 public final class CudaBackend implements Backend {
     private static final Logger LOG = LoggerFactory.getLogger(CudaBackend.class);
-    private static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
-    private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
-    private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     /** Device memory left to cuBLAS and the driver when the KV cache is sized from what is free. */
     static final long RESERVE_BYTES = 1L << 30;
     /** Logit rows copied back per round trip through the pinned staging buffer. */
@@ -76,12 +65,7 @@ public final class CudaBackend implements Backend {
     private final ModelConfig cfg;
     private final BackendOptions o;
     private final int ordinal;
-    private final CUdevice device = new CUdevice();
-    private final CUcontext ctx = new CUcontext();
-    private final CUstream stream = new CUstream();
-    private final List<CUmodule> modules = new ArrayList<>();
-    private final List<CUdeviceptr> allocations = new ArrayList<>();
-    private final Map<String, Kernel> kernels = new HashMap<>();
+    private CudaContext cu;
     private CudaDriver drv;
     private Cublas blas;
     private String deviceName;
@@ -151,28 +135,20 @@ public final class CudaBackend implements Backend {
     }
 
     private void init(Model model) {
-        JCudaDriver.setExceptionsEnabled(true);
-        JCudaDriver.cuInit(0);
-        int[] count = new int[1];
-        JCudaDriver.cuDeviceGetCount(count);
-        if (ordinal >= count[0]) throw new CudaException("device ordinal " + ordinal + " asked for, the driver sees " + count[0] + " device(s)");
-        JCudaDriver.cuDeviceGet(device, ordinal);
-        JCudaDriver.cuDevicePrimaryCtxRetain(ctx, device);
-        JCudaDriver.cuCtxSetCurrent(ctx);
-        byte[] name = new byte[256];
-        JCudaDriver.cuDeviceGetName(name, name.length, device);
-        deviceName = new String(name, 0, indexOfZero(name)).trim();
-        sms = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-        ccMajor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
-        ccMinor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
-        if (ccMajor < 9) {
-            throw new CudaException(deviceName + " has compute capability " + ccMajor + "." + ccMinor + "; the shipped PTX is built for sm_90 (Hopper) and later");
-        }
-        JCudaDriver.cuStreamCreate(stream, 0);
-        long streamAddr = NativePointers.address(stream);
-        drv = new CudaDriver(streamAddr);
-        blas = new Cublas(streamAddr);
-        loadKernels();
+        cu = CudaContext.open(ordinal);
+        drv = cu.drv;
+        blas = cu.blas;
+        deviceName = cu.deviceName;
+        sms = cu.sms;
+        ccMajor = cu.ccMajor;
+        ccMinor = cu.ccMinor;
+        kEmbed = cu.kernel("embed_gather");
+        kRmsNorm = cu.kernel("rmsnorm");
+        kRope = cu.kernel("qkv_rope_kv");
+        kAttn = cu.kernel(LaunchGeometry.attentionKernel(cfg.headDim()));
+        kCombine = cu.kernel("attn_combine");
+        kSwiglu = cu.kernel("swiglu");
+        kArgmax = cu.kernel("argmax_rows");
         uploadWeights(model.weights());
         allocateBuffers();
         allocateKv();
@@ -180,55 +156,14 @@ public final class CudaBackend implements Backend {
                 ct, numBlocks, o.blockSize(), blas.library);
     }
 
-    private int attribute(int attr) {
-        int[] v = new int[1];
-        JCudaDriver.cuDeviceGetAttribute(v, attr, device);
-        return v[0];
-    }
-
-    private static int indexOfZero(byte[] b) {
-        for (int i = 0; i < b.length; i++) if (b[i] == 0) return i;
-        return b.length;
-    }
-
-    private void loadKernels() {
-        for (String m : Ptx.MODULES) {
-            CUmodule mod = new CUmodule();
-            JCudaDriver.cuModuleLoadData(mod, Ptx.load(m));
-            modules.add(mod);
-            for (String fn : LaunchGeometry.functionsOf(m)) {
-                CUfunction f = new CUfunction();
-                JCudaDriver.cuModuleGetFunction(f, mod, fn);
-                kernels.put(fn, new Kernel(fn, NativePointers.address(f)));
-            }
-        }
-        kEmbed = kernels.get("embed_gather");
-        kRmsNorm = kernels.get("rmsnorm");
-        kRope = kernels.get("qkv_rope_kv");
-        kAttn = kernels.get(LaunchGeometry.attentionKernel(cfg.headDim()));
-        kCombine = kernels.get("attn_combine");
-        kSwiglu = kernels.get("swiglu");
-        kArgmax = kernels.get("argmax_rows");
-    }
-
     // ---- memory ----
 
     private long alloc(long bytes) {
-        CUdeviceptr p = new CUdeviceptr();
-        JCudaDriver.cuMemAlloc(p, Math.max(bytes, 256));
-        allocations.add(p);
-        return NativePointers.address(p);
+        return cu.alloc(bytes);
     }
 
     private long uploadFloats(float[] v) {
-        if (v == null) return 0;
-        long d = alloc(4L * v.length);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(4L * v.length, 16);
-            MemorySegment.copy(v, 0, s, ValueLayout.JAVA_FLOAT, 0, v.length);
-            CudaDriver.copyToDeviceSync(d, s, 4L * v.length);
-        }
-        return d;
+        return cu.upload(v);
     }
 
     private void uploadWeights(ModelWeights w) {
@@ -368,9 +303,8 @@ public final class CudaBackend implements Backend {
         long perBlock = kvBytesPerBlock();
         long budget;
         if (o.kvCacheBytes() == EngineConfig.AUTO) {
-            long[] free = new long[1], total = new long[1];
-            JCudaDriver.cuMemGetInfo(free, total);
-            budget = Math.min((long) (free[0] * o.memoryFraction()), free[0] - RESERVE_BYTES);
+            long free = cu.freeMemory();
+            budget = Math.min((long) (free * o.memoryFraction()), free - RESERVE_BYTES);
         } else {
             budget = o.kvCacheBytes();
         }
@@ -404,7 +338,7 @@ public final class CudaBackend implements Backend {
     public Logits forward(ForwardBatch b) {
         long t0 = System.nanoTime();
         validate(b);
-        JCudaDriver.cuCtxSetCurrent(ctx);
+        cu.makeCurrent();
         StepPlan p = stepPlan;
         p.build(b, o.blockSize(), cfg.groupSize(), cfg.nKvHeads(), targetBlocks, splitItemsCap);
         MemorySegment.copy(p.data, 0, pinnedPlan, ValueLayout.JAVA_INT, 0, p.size);
@@ -497,12 +431,9 @@ public final class CudaBackend implements Backend {
         if (events == null) {
             events = new jcuda.driver.CUevent[16 * cfg.nLayers() + 16];
             eventPhase = new int[events.length];
-            for (int i = 0; i < events.length; i++) {
-                events[i] = new jcuda.driver.CUevent();
-                JCudaDriver.cuEventCreate(events[i], 0);
-            }
+            for (int i = 0; i < events.length; i++) events[i] = cu.event();
         }
-        JCudaDriver.cuEventRecord(events[nEvents], stream);
+        JCudaDriver.cuEventRecord(events[nEvents], cu.stream());
         eventPhase[nEvents++] = phase;
     }
 
@@ -588,24 +519,14 @@ public final class CudaBackend implements Backend {
             }
             LOG.info("{}; total {} ms over {} calls", sb, String.format(java.util.Locale.ROOT, "%.1f", sum), forwardCalls);
         }
-        JCudaDriver.setExceptionsEnabled(false);
         try {
-            if (ctx != null && NativePointers.address(ctx) != 0) {
-                JCudaDriver.cuCtxSetCurrent(ctx);
-                JCudaDriver.cuCtxSynchronize();
-            }
-            if (blas != null) blas.close();
-            for (CUdeviceptr p : allocations) JCudaDriver.cuMemFree(p);
-            allocations.clear();
+            if (cu != null) cu.makeCurrent();
+            if (pinnedPlan != null) drv.synchronize();
+        } finally {
             CudaDriver.freeHost(pinnedPlan);
             CudaDriver.freeHost(pinnedIds);
             CudaDriver.freeHost(pinnedStage);
-            if (events != null) for (jcuda.driver.CUevent e : events) JCudaDriver.cuEventDestroy(e);
-            for (CUmodule m : modules) JCudaDriver.cuModuleUnload(m);
-            if (NativePointers.address(stream) != 0) JCudaDriver.cuStreamDestroy(stream);
-            if (NativePointers.address(ctx) != 0) JCudaDriver.cuDevicePrimaryCtxRelease(device);
-        } finally {
-            JCudaDriver.setExceptionsEnabled(true);
+            if (cu != null) cu.close();
         }
     }
 }
