@@ -8,7 +8,10 @@
 // softmax (running max and sum) and masks positions past its own (causal over the cached prefix plus the new
 // tokens). With one split the block writes the normalized output; with several it writes unnormalized partials and
 // their (max, sum), which attn_combine merges. HD is the kernel's capacity (32, 64 or 128), hd the model's head size
-// (even, at most HD): elements past hd are zero in q, K and V and never stored.
+// (a multiple of 8, at most HD): elements past hd are zero in q, K and V and never stored. K and V tiles are read
+// with 16-byte loads into registers one tile ahead (the loads of tile i + 1 are in flight while tile i is computed),
+// then widened into shared memory. The split length is read from device memory (the step plan), so that a captured
+// CUDA graph serves every context length.
 #include "common.cuh"
 
 #define TILE 32
@@ -22,12 +25,14 @@ __device__ __forceinline__ void attention_body(
         const __half* __restrict__ kc, const __half* __restrict__ vc, int kvd,
         const int* __restrict__ itemTok0, const int* __restrict__ itemLen, const int* __restrict__ itemSeq,
         const int* __restrict__ positions, const int* __restrict__ btStart, const int* __restrict__ btFlat, int bs,
-        int group, int nKv, int hd, float scale, int splitLen, float* __restrict__ partO, float* __restrict__ partML) {
+        int group, int nKv, int hd, float scale, const int* __restrict__ splitLenPtr, float* __restrict__ partO,
+        float* __restrict__ partML) {
     constexpr int C = HD / 32;
+    constexpr int CHUNKS = HD / 8;                  // 16-byte chunks of one position's head
+    constexpr int NV = TILE * CHUNKS / (WARPS * 32); // chunks of K (and of V) a thread loads per tile
     __shared__ float qs[MAX_ROWS][HD];
     __shared__ float ks[TILE][HD + 1];
     __shared__ float vs[TILE][HD];
-    __shared__ int slot[TILE];
     __shared__ int rowPos[MAX_ROWS];
 
     int item = blockIdx.x / nKv, kvh = blockIdx.x % nKv, split = blockIdx.y, nSplit = gridDim.y;
@@ -36,6 +41,7 @@ __device__ __forceinline__ void attention_body(
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     int nHeads = nKv * group, qDim = nHeads * hd;
     int ctx = positions[tok0 + len - 1] + 1;
+    int splitLen = *splitLenPtr;
     int start = split * splitLen;
     int end = min(ctx, start + splitLen);
     const int* table = btFlat + btStart[seq];
@@ -57,27 +63,41 @@ __device__ __forceinline__ void attention_body(
         for (int c = 0; c < C; c++) acc[k][c] = 0.f;
     }
 
-    for (int p0 = start; p0 < end; p0 += TILE) {
-        if (tid < TILE) {
-            int p = p0 + tid;
-            slot[tid] = p < end ? table[p / bs] * bs + p % bs : -1;
-        }
-        __syncthreads();
-        for (int i = tid; i < TILE * (HD / 2); i += blockDim.x) {
-            int pp = i / (HD / 2), e = (i % (HD / 2)) * 2;
-            int s = slot[pp];
-            float2 kf = make_float2(0.f, 0.f), vf = make_float2(0.f, 0.f);
-            if (s >= 0 && e < hd) {
-                long long off = (long long)s * kvd + kvh * hd + e;
-                kf = __half22float2(*(const __half2*)(kc + off));
-                vf = __half22float2(*(const __half2*)(vc + off));
+    uint4 kr[NV], vr[NV];
+    auto load = [&](int p0) {
+#pragma unroll
+        for (int i = 0; i < NV; i++) {
+            int idx = tid + i * WARPS * 32;
+            int pp = idx / CHUNKS, e = (idx % CHUNKS) * 8;
+            int p = p0 + pp;
+            kr[i] = make_uint4(0, 0, 0, 0);
+            vr[i] = make_uint4(0, 0, 0, 0);
+            if (p < end && e < hd) {
+                long long off = (long long)(table[p / bs] * bs + p % bs) * kvd + kvh * hd + e;
+                kr[i] = __ldg((const uint4*)(kc + off));
+                vr[i] = __ldg((const uint4*)(vc + off));
             }
-            ks[pp][e] = kf.x;
-            ks[pp][e + 1] = kf.y;
-            vs[pp][e] = vf.x;
-            vs[pp][e + 1] = vf.y;
+        }
+    };
+    if (start < end) load(start);
+    for (int p0 = start; p0 < end; p0 += TILE) {
+#pragma unroll
+        for (int i = 0; i < NV; i++) {
+            int idx = tid + i * WARPS * 32;
+            int pp = idx / CHUNKS, e = (idx % CHUNKS) * 8;
+            const __half2* kh = (const __half2*)&kr[i];
+            const __half2* vh = (const __half2*)&vr[i];
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                float2 kf = __half22float2(kh[q]), vf = __half22float2(vh[q]);
+                ks[pp][e + 2 * q] = kf.x;
+                ks[pp][e + 2 * q + 1] = kf.y;
+                vs[pp][e + 2 * q] = vf.x;
+                vs[pp][e + 2 * q + 1] = vf.y;
+            }
         }
         __syncthreads();
+        if (p0 + TILE < end) load(p0 + TILE); // in flight while this tile is computed
         int p = p0 + lane;
 #pragma unroll
         for (int k = 0; k < RPW; k++) {
@@ -136,10 +156,10 @@ __device__ __forceinline__ void attention_body(
     extern "C" __global__ void __launch_bounds__(128) attention_hd##HD(                                              \
             const float* qkv, int qkvStride, void* out, int outType, const __half* kc, const __half* vc, int kvd,      \
             const int* itemTok0, const int* itemLen, const int* itemSeq, const int* positions, const int* btStart,      \
-            const int* btFlat, int bs, int group, int nKv, int hd, float scale, int splitLen, float* partO,             \
+            const int* btFlat, int bs, int group, int nKv, int hd, float scale, const int* splitLenPtr, float* partO,   \
             float* partML) {                                                                                          \
         attention_body<HD>(qkv, qkvStride, out, outType, kc, vc, kvd, itemTok0, itemLen, itemSeq, positions, btStart, \
-                           btFlat, bs, group, nKv, hd, scale, splitLen, partO, partML);                               \
+                           btFlat, bs, group, nKv, hd, scale, splitLenPtr, partO, partML);                            \
     }
 
 ATTENTION(32)

@@ -37,6 +37,10 @@ final class Cublas implements AutoCloseable {
     private final MemorySegment one, zero;
     final Path library;
 
+    /** Bytes of the workspace given to cuBLAS (32 MiB, as NVIDIA advises for Hopper), so a graph capture allocates nothing. */
+    static final long WORKSPACE_BYTES = 32L << 20;
+    private MethodHandle setWorkspace;
+
     Cublas(long stream) {
         library = find();
         Arena arena = Arena.ofAuto();
@@ -48,6 +52,7 @@ final class Cublas implements AutoCloseable {
         MethodHandle create = linker.downcallHandle(sym(lib, "cublasCreate_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
         MethodHandle setStream = linker.downcallHandle(sym(lib, "cublasSetStream_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         destroy = linker.downcallHandle(sym(lib, "cublasDestroy_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setWorkspace = linker.downcallHandle(sym(lib, "cublasSetWorkspace_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
         gemmEx = linker.downcallHandle(sym(lib, "cublasGemmEx"), FunctionDescriptor.of(JAVA_INT,
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS,
                 JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS,
@@ -70,6 +75,17 @@ final class Cublas implements AutoCloseable {
 
     private static MemorySegment sym(SymbolLookup lib, String name) {
         return lib.find(name).orElseThrow(() -> new CudaException("cuBLAS library has no symbol " + name));
+    }
+
+    /** Gives cuBLAS a workspace of {@link #WORKSPACE_BYTES} at device address {@code ptr}. */
+    void setWorkspace(long ptr) {
+        int rc;
+        try {
+            rc = (int) setWorkspace.invokeExact(handle, ptr, WORKSPACE_BYTES);
+        } catch (Throwable t) {
+            throw new CudaException("cublasSetWorkspace", t);
+        }
+        check(rc, "cublasSetWorkspace");
     }
 
     /**

@@ -19,7 +19,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.IntStream;
 
 import static dev.tokenmill.backend.cuda.CudaDriver.Kernel;
@@ -86,6 +88,11 @@ public final class CudaBackend implements Backend {
     private int targetBlocks, splitItemsCap, headCap;
     private Kernel kEmbed, kRmsNorm, kRope, kAttn, kCombine, kSwiglu, kArgmax;
     private boolean closed;
+    /** -Dtokenmill.cuda.graphs=false runs every step launch by launch. */
+    private static final boolean GRAPHS = !"false".equalsIgnoreCase(System.getProperty("tokenmill.cuda.graphs"));
+    static final int GRAPH_MAX_TOKENS = 256;
+    private final Map<Integer, Long> graphs = new HashMap<>();
+    private boolean graphsFailed;
     // step statistics, logged at close: wall time inside forward (host plan + launches + device work + copy-back)
     private long forwardCalls, forwardTokens, forwardNanos, planNanos;
     /** -Dtokenmill.cuda.profile=true: CUDA events between the phases of every step (one more sync a step), summed. */
@@ -117,7 +124,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(file + ": " + c.groupSize() + " query heads per KV head; the CUDA attention kernel takes at most " + StepPlan.MAX_ROWS);
         }
         if (!LaunchGeometry.supportedHeadDim(c.headDim())) {
-            throw new IllegalArgumentException(file + ": head size " + c.headDim() + "; the CUDA attention kernel takes even head sizes up to 128");
+            throw new IllegalArgumentException(file + ": head size " + c.headDim() + "; the CUDA attention kernel takes head sizes that are multiples of 8, up to 128");
         }
         CudaBackend b = new CudaBackend(c, o);
         try {
@@ -147,7 +154,7 @@ public final class CudaBackend implements Backend {
         kRope = cu.kernel("qkv_rope_kv");
         kAttn = cu.kernel(LaunchGeometry.attentionKernel(cfg.headDim()));
         kCombine = cu.kernel("attn_combine");
-        kSwiglu = cu.kernel("swiglu");
+        kSwiglu = cu.kernel(LaunchGeometry.swigluKernel(cfg.ffnDim()));
         kArgmax = cu.kernel("argmax_rows");
         uploadWeights(model.weights());
         allocateBuffers();
@@ -341,9 +348,58 @@ public final class CudaBackend implements Backend {
         cu.makeCurrent();
         StepPlan p = stepPlan;
         p.build(b, o.blockSize(), cfg.groupSize(), cfg.nKvHeads(), targetBlocks, splitItemsCap);
+        boolean graph = graphEligible(p);
+        if (graph) p.forceSplit(graphSplits(p.nTokens));
         MemorySegment.copy(p.data, 0, pinnedPlan, ValueLayout.JAVA_INT, 0, p.size);
         planNanos += System.nanoTime() - t0;
         drv.copyToDevice(plan, pinnedPlan, 4L * p.size);
+        if (graph) runGraph(p);
+        else launchStep(p);
+        drv.synchronize();
+        if (PROFILE) collectPhases();
+        return collect(b, p, t0);
+    }
+
+    /**
+     * A decode step (one token per sequence, a logits row for each) of at most {@link #GRAPH_MAX_TOKENS} tokens runs as a
+     * CUDA graph captured once per batch size: its kernels' arguments depend on the batch size alone (the plan's
+     * sections sit at offsets fixed by it, the split length is read from the plan), and one graph launch replaces
+     * ~170 kernel launches, which is what bounds a small batch's step.
+     */
+    private boolean graphEligible(StepPlan p) {
+        return GRAPHS && !PROFILE && !graphsFailed && p.nTokens <= GRAPH_MAX_TOKENS && p.nSeqs == p.nTokens
+                && p.nItems == p.nTokens && p.nLogits == p.nTokens;
+    }
+
+    /** Splits of the context for a graph of {@code seqs} decode sequences: enough blocks to fill the GPU. */
+    private int graphSplits(int seqs) {
+        int blocks = seqs * cfg.nKvHeads();
+        if (blocks >= targetBlocks || blocks > splitItemsCap) return 1;
+        int bySeqLen = Math.max(1, Math.ceilDiv(o.maxSeqLen(), StepPlan.MIN_SPLIT));
+        return Math.max(1, Math.min(Math.min(StepPlan.MAX_SPLITS, Math.ceilDiv(targetBlocks, blocks)), bySeqLen));
+    }
+
+    private void runGraph(StepPlan p) {
+        Long exec = graphs.get(p.nTokens);
+        if (exec == null) {
+            drv.beginCapture();
+            try {
+                launchStep(p);
+                exec = drv.endCaptureAndInstantiate();
+            } catch (RuntimeException e) {
+                drv.abandonCapture();
+                graphsFailed = true;
+                LOG.warn("capturing a CUDA graph of a {}-sequence decode step failed; running every step without graphs", p.nTokens, e);
+                launchStep(p);
+                return;
+            }
+            graphs.put(p.nTokens, exec);
+        }
+        drv.launchGraph(exec);
+    }
+
+    /** Every launch of one step, from the embedding to the argmax ids copied into pinned memory. */
+    private void launchStep(StepPlan p) {
         int n = p.nTokens, d = cfg.nEmbd(), qd = cfg.qDim(), kvd = cfg.kvDim(), ffn = cfg.ffnDim(), hd = cfg.headDim();
         int nH = cfg.nHeads(), nKv = cfg.nKvHeads(), act = ct.kernelCode, w = ct.cudaType;
         long tokens = plan + 4L * p.offTokens, positions = plan + 4L * p.offPositions, slots = plan + 4L * p.offSlots;
@@ -366,11 +422,11 @@ public final class CudaBackend implements Backend {
                     .arg(cosT).arg(sinT).arg(cfg.ropeDim() / 2).arg(cfg.architecture().neoxRope() ? 1 : 0)
                     .arg(positions).arg(slots).arg(layerKv(kCache, l)).arg(layerKv(vCache, l))
                     .arg(nH).arg(nKv).arg(hd).arg(eps)
-                    .launch(kRope, n, nH + 2 * nKv, LaunchGeometry.ropeThreads(hd), 0);
+                    .launch(kRope, n, LaunchGeometry.ropeBlocks(nH + 2 * nKv), LaunchGeometry.ROPE_THREADS, 0);
             mark(P_ROPE);
             drv.begin().arg(qkv).arg(qkvWidth).arg(att).arg(act).arg(layerKv(kCache, l)).arg(layerKv(vCache, l)).arg(kvd)
                     .arg(itemTok0).arg(itemLen).arg(itemSeq).arg(positions).arg(btStart).arg(btFlat).arg(o.blockSize())
-                    .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(scale).arg(p.splitLen).arg(partO).arg(partML)
+                    .arg(cfg.groupSize()).arg(nKv).arg(hd).arg(scale).arg(plan + 4L * StepPlan.OFF_SPLIT_LEN).arg(partO).arg(partML)
                     .launch(kAttn, p.nItems * nKv, p.nSplit, LaunchGeometry.ATTENTION_THREADS, 0);
             if (p.nSplit > 1) {
                 drv.begin().arg(att).arg(act).arg(partO).arg(partML).arg(p.nSplit).arg(itemTok0).arg(itemLen)
@@ -384,8 +440,8 @@ public final class CudaBackend implements Backend {
             mark(P_NORM);
             blas.gemm(wgu[l], w, xb, w, gu, Cublas.R_32F, 2 * ffn, n, d, false);
             mark(P_GU);
-            long total = (long) n * ffn;
-            drv.begin().arg(h).arg(act).arg(gu).arg(ffn).arg(total).launch(kSwiglu, LaunchGeometry.blocks(total, 256), 1, 256, 0);
+            long total = (long) n * ffn, units = ffn % 4 == 0 ? total / 4 : total;
+            drv.begin().arg(h).arg(act).arg(gu).arg(ffn).arg(units).launch(kSwiglu, LaunchGeometry.blocks(units, 256), 1, 256, 0);
             mark(P_SWIGLU);
             blas.gemm(wdown[l], w, h, w, x, Cublas.R_32F, d, n, ffn, true);
             mark(P_DOWN);
@@ -400,8 +456,12 @@ public final class CudaBackend implements Backend {
             drv.copyToHost(pinnedIds, ids, 4L * r);
             mark(P_ARGMAX);
         }
-        drv.synchronize();
-        if (PROFILE) collectPhases();
+    }
+
+    /** Fills the Logits after the step's work is done: ids for argmaxOnly rows, whole rows for the others. */
+    private Logits collect(ForwardBatch b, StepPlan p, long t0) {
+        int r = p.nLogits, n = p.nTokens;
+        int vocab = cfg.vocabSize();
         // rows the engine needs whole come back through the pinned staging buffer, a few at a time
         int staged = 0;
         int[] stagedRows = new int[STAGE_ROWS];
@@ -522,6 +582,8 @@ public final class CudaBackend implements Backend {
         try {
             if (cu != null) cu.makeCurrent();
             if (pinnedPlan != null) drv.synchronize();
+            for (long g : graphs.values()) CudaDriver.destroyGraphExec(g);
+            graphs.clear();
         } finally {
             CudaDriver.freeHost(pinnedPlan);
             CudaDriver.freeHost(pinnedIds);

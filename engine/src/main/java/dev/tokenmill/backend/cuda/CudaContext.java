@@ -86,6 +86,7 @@ final class CudaContext implements AutoCloseable {
         long streamAddr = NativePointers.address(stream);
         drv = new CudaDriver(streamAddr);
         blas = new Cublas(streamAddr);
+        blas.setWorkspace(alloc(Cublas.WORKSPACE_BYTES));
         for (String m : Ptx.MODULES) {
             CUmodule mod = new CUmodule();
             JCudaDriver.cuModuleLoadData(mod, Ptx.load(m));

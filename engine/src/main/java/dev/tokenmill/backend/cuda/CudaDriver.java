@@ -33,6 +33,15 @@ final class CudaDriver {
     private static final MethodHandle HOST_ALLOC = handle("cuMemHostAlloc",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), false);
     private static final MethodHandle FREE_HOST = handle("cuMemFreeHost", FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+    private static final MethodHandle BEGIN_CAPTURE = handle("cuStreamBeginCapture_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), false);
+    private static final MethodHandle END_CAPTURE = handle("cuStreamEndCapture", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), false);
+    private static final MethodHandle INSTANTIATE = handle("cuGraphInstantiateWithFlags",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), false);
+    private static final MethodHandle GRAPH_LAUNCH = handle("cuGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), false);
+    private static final MethodHandle GRAPH_EXEC_DESTROY = handle("cuGraphExecDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+    private static final MethodHandle GRAPH_DESTROY = handle("cuGraphDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+    /** CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' CUDA calls do not disturb a capture. */
+    private static final int CAPTURE_THREAD_LOCAL = 1;
     private static final MethodHandle ERROR_NAME = handle("cuGetErrorName", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), false);
 
     /** Kernel arguments: 8 bytes a slot, and the array of slot addresses the driver reads them through. */
@@ -131,6 +140,71 @@ final class CudaDriver {
             throw new CudaException("cuStreamSynchronize", t);
         }
         check(rc, "cuStreamSynchronize (a kernel of this step failed)");
+    }
+
+    // ---- CUDA graphs: a decode step captured once per batch size, then replayed with one launch ----
+
+    void beginCapture() {
+        int rc;
+        try {
+            rc = (int) BEGIN_CAPTURE.invokeExact(stream, CAPTURE_THREAD_LOCAL);
+        } catch (Throwable t) {
+            throw new CudaException("cuStreamBeginCapture", t);
+        }
+        check(rc, "cuStreamBeginCapture");
+    }
+
+    /** Ends the capture and instantiates its graph; returns the executable graph's handle. */
+    long endCaptureAndInstantiate() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ADDRESS), e = a.allocate(ADDRESS);
+            int rc = (int) END_CAPTURE.invokeExact(stream, g);
+            check(rc, "cuStreamEndCapture");
+            MemorySegment graph = g.get(ADDRESS, 0);
+            try {
+                rc = (int) INSTANTIATE.invokeExact(e, graph, 0L);
+                check(rc, "cuGraphInstantiate");
+            } finally {
+                int ignored = (int) GRAPH_DESTROY.invokeExact(graph);
+            }
+            return e.get(ADDRESS, 0).address();
+        } catch (CudaException ex) {
+            throw ex;
+        } catch (Throwable t) {
+            throw new CudaException("ending a stream capture", t);
+        }
+    }
+
+    /** Ends a capture that failed part way, dropping what it recorded. */
+    void abandonCapture() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ADDRESS);
+            int rc = (int) END_CAPTURE.invokeExact(stream, g);
+            MemorySegment graph = g.get(ADDRESS, 0);
+            if (rc == 0 && graph.address() != 0) {
+                int ignored = (int) GRAPH_DESTROY.invokeExact(graph);
+            }
+        } catch (Throwable t) {
+            // the capture is over either way
+        }
+    }
+
+    void launchGraph(long exec) {
+        int rc;
+        try {
+            rc = (int) GRAPH_LAUNCH.invokeExact(MemorySegment.ofAddress(exec), stream);
+        } catch (Throwable t) {
+            throw new CudaException("cuGraphLaunch", t);
+        }
+        check(rc, "cuGraphLaunch");
+    }
+
+    static void destroyGraphExec(long exec) {
+        try {
+            int ignored = (int) GRAPH_EXEC_DESTROY.invokeExact(MemorySegment.ofAddress(exec));
+        } catch (Throwable t) {
+            throw new CudaException("cuGraphExecDestroy", t);
+        }
     }
 
     /** Page-locked host memory of {@code bytes}; free with {@link #freeHost}. */

@@ -6,7 +6,7 @@ import java.util.List;
 final class LaunchGeometry {
     /**
      * Head-size capacities attention.cu is instantiated for (a warp's lanes hold HD / 32 output elements each); a
-     * model's head size runs on the smallest one that holds it, so any even head size up to 128 is supported.
+     * model's head size runs on the smallest one that holds it, so any multiple of 8 up to 128 is supported.
      */
     static final List<Integer> HEAD_DIMS = List.of(32, 64, 128);
     /** Threads of an attention block: four warps (attention.cu's WARPS). */
@@ -15,12 +15,12 @@ final class LaunchGeometry {
     private LaunchGeometry() {}
 
     static boolean supportedHeadDim(int hd) {
-        return hd > 0 && hd % 2 == 0 && hd <= HEAD_DIMS.getLast();
+        return hd > 0 && hd % 8 == 0 && hd <= HEAD_DIMS.getLast(); // K/V rows are read in 16-byte chunks
     }
 
     /** The capacity (HD) of the attention kernel that runs head size {@code hd}. */
     static int attentionCapacity(int hd) {
-        if (!supportedHeadDim(hd)) throw new IllegalArgumentException("no attention kernel for head size " + hd + " (even, at most 128)");
+        if (!supportedHeadDim(hd)) throw new IllegalArgumentException("no attention kernel for head size " + hd + " (a multiple of 8, at most 128)");
         for (int c : HEAD_DIMS) if (hd <= c) return c;
         throw new AssertionError(hd);
     }
@@ -29,9 +29,18 @@ final class LaunchGeometry {
         return "attention_hd" + attentionCapacity(hd);
     }
 
-    /** qkv_rope_kv: a thread per pair of a head's elements, at least one warp, at most 1024. */
-    static int ropeThreads(int hd) {
-        return Math.min(1024, Math.max(32, Math.ceilDiv(hd / 2, 32) * 32));
+    /** qkv_rope_kv: a warp per head, eight heads (256 threads) a block (rope_kv.cu's HEADS_PER_BLOCK). */
+    static final int ROPE_THREADS = 256;
+    static final int ROPE_HEADS_PER_BLOCK = ROPE_THREADS / 32;
+
+    /** qkv_rope_kv's grid height for {@code heads} q, k and v heads of a token. */
+    static int ropeBlocks(int heads) {
+        return Math.ceilDiv(heads, ROPE_HEADS_PER_BLOCK);
+    }
+
+    /** swiglu4 (four elements a thread) when the width allows 16-byte loads, else swiglu. */
+    static String swigluKernel(int ffn) {
+        return ffn % 4 == 0 ? "swiglu4" : "swiglu";
     }
 
     /** Blocks of {@code perBlock} threads covering {@code total} elements. */
@@ -48,7 +57,7 @@ final class LaunchGeometry {
             case "rmsnorm" -> List.of("rmsnorm");
             case "rope_kv" -> List.of("qkv_rope_kv");
             case "attention" -> List.of("attention_hd32", "attention_hd64", "attention_hd128", "attn_combine");
-            case "swiglu" -> List.of("swiglu");
+            case "swiglu" -> List.of("swiglu", "swiglu4");
             case "sampling" -> List.of("argmax_rows");
             default -> throw new IllegalArgumentException("unknown PTX module " + module);
         };

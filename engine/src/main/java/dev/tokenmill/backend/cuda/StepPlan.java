@@ -21,8 +21,11 @@ final class StepPlan {
     final int maxTokens, maxSeqs, maxLogits, maxBlocksPerStep;
     final int[] data;
 
+    /** Where the split length lives (read by the attention kernel from device memory, so a CUDA graph replays any). */
+    static final int OFF_SPLIT_LEN = 0;
+
     // offsets into data (in ints) and counts of the current step
-    int nTokens, nItems, nSeqs, nLogits, nBlocks;
+    int nTokens, nItems, nSeqs, nLogits, nBlocks, maxCtx;
     int offTokens, offPositions, offSlots, offItemTok0, offItemLen, offItemSeq, offLogitRows, offBtStart, offBtFlat;
     int size;
     /** Splits of the context per work item, and positions per split (a multiple of 32). */
@@ -33,7 +36,7 @@ final class StepPlan {
         this.maxSeqs = maxSeqs;
         this.maxLogits = maxLogits;
         this.maxBlocksPerStep = maxBlocksPerStep;
-        this.data = new int[Math.toIntExact(6L * maxTokens + maxLogits + maxSeqs + maxBlocksPerStep)];
+        this.data = new int[Math.toIntExact(1 + 6L * maxTokens + maxLogits + maxSeqs + maxBlocksPerStep)];
     }
 
     /** Ints of the largest plan: what the device buffer must hold. */
@@ -49,9 +52,9 @@ final class StepPlan {
         nTokens = n;
         nSeqs = b.nSeqs;
         nLogits = b.nLogits;
-        offTokens = 0;
-        offPositions = n;
-        offSlots = 2 * n;
+        offTokens = 1;
+        offPositions = offTokens + n;
+        offSlots = offPositions + n;
         System.arraycopy(b.tokens, 0, data, offTokens, n);
         System.arraycopy(b.positions, 0, data, offPositions, n);
         for (int t = 0; t < n; t++) {
@@ -60,7 +63,7 @@ final class StepPlan {
         }
         // attention runs
         int runMax = Math.max(1, MAX_ROWS / group);
-        offItemTok0 = 3 * n;
+        offItemTok0 = offSlots + n;
         int items = 0;
         for (int t = 0; t < n; ) {
             int s = b.seqOfToken[t];
@@ -97,7 +100,18 @@ final class StepPlan {
         }
         nBlocks = flat;
         size = offBtFlat + flat;
+        this.maxCtx = maxCtx;
         chooseSplit(items * nKv, maxCtx, targetBlocks, splitItemsCap);
+    }
+
+    /**
+     * A fixed number of splits (a CUDA graph's grid), with the split length for this step's longest context: splits
+     * that start past a context are empty and the merge skips them.
+     */
+    void forceSplit(int splits) {
+        nSplit = splits;
+        splitLen = Math.max(32, Math.ceilDiv(Math.ceilDiv(Math.max(maxCtx, 1), splits), 32) * 32);
+        data[OFF_SPLIT_LEN] = splitLen;
     }
 
     /** Flash-decoding: split each context over several blocks when too few blocks would run otherwise. */
@@ -107,9 +121,10 @@ final class StepPlan {
         if (split == 1) {
             nSplit = 1;
             splitLen = Math.max(32, Math.ceilDiv(maxCtx, 32) * 32);
-            return;
+        } else {
+            splitLen = Math.ceilDiv(Math.ceilDiv(maxCtx, split), 32) * 32;
+            nSplit = Math.ceilDiv(maxCtx, splitLen);
         }
-        splitLen = Math.ceilDiv(Math.ceilDiv(maxCtx, split), 32) * 32;
-        nSplit = Math.ceilDiv(maxCtx, splitLen);
+        data[OFF_SPLIT_LEN] = splitLen;
     }
 }

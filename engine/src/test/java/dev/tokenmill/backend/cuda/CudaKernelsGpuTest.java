@@ -121,19 +121,28 @@ class CudaKernelsGpuTest {
 
     @Test
     void swiglu() {
-        int t = 5, ffn = 1000;
-        float[] gu = randn(t * 2 * ffn, 2);
-        long out = poisoned(4L * t * ffn);
-        long total = (long) t * ffn;
-        cu.drv.begin().arg(out).arg(0).arg(cu.upload(gu)).arg(ffn).arg(total).launch(cu.kernel("swiglu"), LaunchGeometry.blocks(total, 256), 1, 256, 0);
-        float[] want = new float[t * ffn];
-        for (int i = 0; i < t; i++) {
-            for (int j = 0; j < ffn; j++) {
-                float g = gu[i * 2 * ffn + j], u = gu[i * 2 * ffn + ffn + j];
-                want[i * ffn + j] = (float) (g / (1 + Math.exp(-g)) * u);
+        for (int ffn : new int[] {1000, 1002}) { // swiglu4 and the scalar kernel
+            int t = 5;
+            float[] gu = randn(t * 2 * ffn, 2);
+            float[] want = new float[t * ffn];
+            for (int i = 0; i < t; i++) {
+                for (int j = 0; j < ffn; j++) {
+                    float g = gu[i * 2 * ffn + j], u = gu[i * 2 * ffn + ffn + j];
+                    want[i * ffn + j] = (float) (g / (1 + Math.exp(-g)) * u);
+                }
             }
+            long total = (long) t * ffn, units = ffn % 4 == 0 ? total / 4 : total;
+            String k = LaunchGeometry.swigluKernel(ffn);
+            long out = poisoned(4L * t * ffn);
+            cu.drv.begin().arg(out).arg(0).arg(cu.upload(gu)).arg(ffn).arg(units).launch(cu.kernel(k), LaunchGeometry.blocks(units, 256), 1, 256, 0);
+            assertClose(cu.downloadFloats(out, t * ffn), want, 1e-5, k + " f32");
+            long outB = poisoned(2L * t * ffn);
+            cu.drv.begin().arg(outB).arg(2).arg(cu.upload(gu)).arg(ffn).arg(units).launch(cu.kernel(k), LaunchGeometry.blocks(units, 256), 1, 256, 0);
+            short[] b = cu.downloadShorts(outB, t * ffn);
+            float[] g = new float[b.length];
+            for (int i = 0; i < b.length; i++) g[i] = Fp16.bf16ToFloat(b[i]);
+            assertClose(g, want, 5e-3, k + " bf16");
         }
-        assertClose(cu.downloadFloats(out, t * ffn), want, 1e-5, "swiglu");
     }
 
     @Test
@@ -202,7 +211,7 @@ class CudaKernelsGpuTest {
         cu.drv.begin().arg(qkvD).arg(stride).arg(dev(bq)).arg(dev(bk)).arg(dev(bv)).arg(dev(qn)).arg(dev(kn))
                 .arg(cu.upload(cos)).arg(cu.upload(sin)).arg(half).arg(neox ? 1 : 0).arg(cu.upload(pos)).arg(cu.upload(slots))
                 .arg(kc).arg(vc).arg(nH).arg(nKv).arg(hd).arg(1e-6f)
-                .launch(cu.kernel("qkv_rope_kv"), t, nH + 2 * nKv, LaunchGeometry.ropeThreads(hd), 0);
+                .launch(cu.kernel("qkv_rope_kv"), t, LaunchGeometry.ropeBlocks(nH + 2 * nKv), LaunchGeometry.ROPE_THREADS, 0);
         float[] got = cu.downloadFloats(qkvD, t * stride);
         short[] kGot = cu.downloadShorts(kc, cacheSlots * kvd), vGot = cu.downloadShorts(vc, cacheSlots * kvd);
         float[] wantQ = new float[t * qd], gotQ = new float[t * qd], wantK = new float[t * kvd], gotK = new float[t * kvd];
@@ -292,7 +301,7 @@ class CudaKernelsGpuTest {
         cu.drv.begin().arg(cu.upload(qkv)).arg(stride).arg(out).arg(0).arg(kc).arg(vc).arg(kvd)
                 .arg(itemTok0).arg(itemLen).arg(planD + 4L * plan.offItemSeq).arg(planD + 4L * plan.offPositions)
                 .arg(planD + 4L * plan.offBtStart).arg(planD + 4L * plan.offBtFlat).arg(bs).arg(group).arg(nKv).arg(hd)
-                .arg((float) (1.0 / Math.sqrt(hd))).arg(plan.splitLen).arg(partO).arg(partML)
+                .arg((float) (1.0 / Math.sqrt(hd))).arg(planD + 4L * StepPlan.OFF_SPLIT_LEN).arg(partO).arg(partML)
                 .launch(cu.kernel(LaunchGeometry.attentionKernel(hd)), plan.nItems * nKv, plan.nSplit, LaunchGeometry.ATTENTION_THREADS, 0);
         if (plan.nSplit > 1) {
             cu.drv.begin().arg(out).arg(0).arg(partO).arg(partML).arg(plan.nSplit).arg(itemTok0).arg(itemLen).arg(group).arg(nKv)

@@ -16,6 +16,7 @@ class LaunchGeometryTest {
         assertThat(LaunchGeometry.attentionKernel(32)).isEqualTo("attention_hd32");
         assertThat(LaunchGeometry.attentionKernel(64)).isEqualTo("attention_hd64");
         assertThat(LaunchGeometry.attentionKernel(80)).isEqualTo("attention_hd128");
+        assertThat(LaunchGeometry.supportedHeadDim(12)).as("16-byte K/V reads need multiples of 8").isFalse();
         assertThat(LaunchGeometry.attentionKernel(128)).isEqualTo("attention_hd128");
         assertThat(LaunchGeometry.supportedHeadDim(256)).isFalse();
         assertThat(LaunchGeometry.supportedHeadDim(7)).isFalse();
@@ -24,10 +25,11 @@ class LaunchGeometryTest {
 
     @Test
     void blockSizes() {
-        assertThat(LaunchGeometry.ropeThreads(8)).isEqualTo(32);
-        assertThat(LaunchGeometry.ropeThreads(64)).isEqualTo(32);
-        assertThat(LaunchGeometry.ropeThreads(128)).isEqualTo(64);
-        assertThat(LaunchGeometry.ropeThreads(160)).isEqualTo(96);
+        assertThat(LaunchGeometry.ropeBlocks(48)).isEqualTo(6);
+        assertThat(LaunchGeometry.ropeBlocks(49)).isEqualTo(7);
+        assertThat(LaunchGeometry.ropeBlocks(3)).isEqualTo(1);
+        assertThat(LaunchGeometry.swigluKernel(8192)).isEqualTo("swiglu4");
+        assertThat(LaunchGeometry.swigluKernel(4862)).isEqualTo("swiglu");
         assertThat(LaunchGeometry.blocks(1, 256)).isEqualTo(1);
         assertThat(LaunchGeometry.blocks(256, 256)).isEqualTo(1);
         assertThat(LaunchGeometry.blocks(257, 256)).isEqualTo(2);
@@ -40,6 +42,7 @@ class LaunchGeometryTest {
         assertThat(attention).contains("#define MAX_ROWS " + StepPlan.MAX_ROWS).contains("#define WARPS " + LaunchGeometry.ATTENTION_THREADS / 32);
         for (int hd : LaunchGeometry.HEAD_DIMS) assertThat(attention).contains("ATTENTION(" + hd + ")");
         assertThat(LaunchGeometry.functionsOf("attention")).hasSize(LaunchGeometry.HEAD_DIMS.size() + 1);
+        assertThat(Files.readString(Path.of("src/main/cuda/rope_kv.cu"))).contains("#define HEADS_PER_BLOCK " + LaunchGeometry.ROPE_HEADS_PER_BLOCK);
         assertThatThrownBy(() -> LaunchGeometry.functionsOf("nope")).isInstanceOf(IllegalArgumentException.class);
         assertThat(Ptx.MODULES).allSatisfy(m -> assertThat(LaunchGeometry.functionsOf(m)).isNotEmpty());
         assertThat(List.copyOf(Ptx.MODULES)).doesNotHaveDuplicates();

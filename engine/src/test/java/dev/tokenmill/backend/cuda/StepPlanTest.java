@@ -92,5 +92,21 @@ class StepPlanTest {
         p.chooseSplit(8, 1, 264, 264);
         assertThat(p.nSplit).isEqualTo(1);
         assertThat(p.splitLen).isEqualTo(32);
+        assertThat(p.data[StepPlan.OFF_SPLIT_LEN]).as("the kernel reads it from the plan").isEqualTo(32);
+    }
+
+    @Test
+    void aGraphsFixedSplitCountCoversAnyContext() {
+        StepPlan p = new StepPlan(32, 4, 8, 64);
+        p.build(mixed(), 4, 2, 2, 1, 1);
+        assertThat(p.maxCtx).isEqualTo(21);
+        p.forceSplit(8);
+        assertThat(p.nSplit).isEqualTo(8);
+        assertThat(p.splitLen).isEqualTo(32);
+        assertThat(p.data[StepPlan.OFF_SPLIT_LEN]).isEqualTo(32);
+        p.maxCtx = 1000;
+        p.forceSplit(8);
+        assertThat((long) p.nSplit * p.splitLen).isGreaterThanOrEqualTo(1000);
+        assertThat(p.splitLen % 32).isZero();
     }
 }
