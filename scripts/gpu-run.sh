@@ -47,7 +47,9 @@ if [ "${PROFILE:-1}" = 1 ]; then
   timeout 45 "$JAVA" "${JOPTS[@]}" -Dtokenmill.cuda.profile=true -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" \
     --device cuda --prompts 1024 --prompt-tokens 128 --gen-tokens 128 --max-seqs 1024 \
     --max-batch-tokens "${MAX_BATCH_TOKENS:-16384}" --warmup 0 >> "$OUT/profile.log" 2>&1
-  grep -E "CUDA backend|overall" "$OUT/profile.log"
+  timeout 30 "$JAVA" "${JOPTS[@]}" -Dtokenmill.cuda.graphs=false -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" \
+    --device cuda --single --prompt-tokens 128 --gen-tokens 256 --warmup 1 --repeat 3 >> "$OUT/profile.log" 2>&1
+  grep -E "CUDA backend|overall|^run " "$OUT/profile.log"
 fi
 
 stamp "HF transformers baseline"
