@@ -42,6 +42,7 @@ __device__ __forceinline__ void attention_body(
     int nHeads = nKv * group, qDim = nHeads * hd;
     int ctx = positions[tok0 + len - 1] + 1;
     int splitLen = *splitLenPtr;
+    int bsShift = (bs & (bs - 1)) == 0 ? __ffs(bs) - 1 : -1; // power-of-two block sizes: shifts, not divisions
     int start = split * splitLen;
     int end = min(ctx, start + splitLen);
     const int* table = btFlat + btStart[seq];
@@ -73,7 +74,8 @@ __device__ __forceinline__ void attention_body(
             kr[i] = make_uint4(0, 0, 0, 0);
             vr[i] = make_uint4(0, 0, 0, 0);
             if (p < end && e < hd) {
-                long long off = (long long)(table[p / bs] * bs + p % bs) * kvd + kvh * hd + e;
+                int blk = bsShift >= 0 ? p >> bsShift : p / bs, in = bsShift >= 0 ? p & (bs - 1) : p % bs;
+                long long off = (long long)(table[blk] * bs + in) * kvd + kvh * hd + e;
                 kr[i] = __ldg((const uint4*)(kc + off));
                 vr[i] = __ldg((const uint4*)(vc + off));
             }
@@ -104,9 +106,16 @@ __device__ __forceinline__ void attention_body(
             int j = warp + k * WARPS;
             if (j < nq) { // uniform over the warp
                 bool valid = p < end && p <= rowPos[j];
-                float s = 0.f;
-#pragma unroll 16
-                for (int i = 0; i < HD; i++) s = fmaf(qs[j][i], ks[lane][i], s);
+                // four independent chains: the dot is latency-bound otherwise
+                float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+#pragma unroll 8
+                for (int i = 0; i < HD; i += 4) {
+                    s0 = fmaf(qs[j][i], ks[lane][i], s0);
+                    s1 = fmaf(qs[j][i + 1], ks[lane][i + 1], s1);
+                    s2 = fmaf(qs[j][i + 2], ks[lane][i + 2], s2);
+                    s3 = fmaf(qs[j][i + 3], ks[lane][i + 3], s3);
+                }
+                float s = (s0 + s1) + (s2 + s3);
                 s = valid ? s : -INFINITY;
                 float mt = warp_max(s);
                 float mn = fmaxf(m[k], mt);
@@ -114,13 +123,23 @@ __device__ __forceinline__ void attention_body(
                     float pr = valid ? __expf(s - mn) : 0.f;
                     float corr = m[k] == -INFINITY ? 0.f : __expf(m[k] - mn);
                     l[k] = l[k] * corr + warp_sum(pr);
+                    float a2[C]; // odd positions in a second chain
 #pragma unroll
-                    for (int c = 0; c < C; c++) acc[k][c] *= corr;
-                    for (int pp = 0; pp < TILE; pp++) {
-                        float w = __shfl_sync(0xffffffffu, pr, pp);
-#pragma unroll
-                        for (int c = 0; c < C; c++) acc[k][c] = fmaf(w, vs[pp][lane + 32 * c], acc[k][c]);
+                    for (int c = 0; c < C; c++) {
+                        acc[k][c] *= corr;
+                        a2[c] = 0.f;
                     }
+#pragma unroll 4
+                    for (int pp = 0; pp < TILE; pp += 2) {
+                        float w0 = __shfl_sync(0xffffffffu, pr, pp), w1 = __shfl_sync(0xffffffffu, pr, pp + 1);
+#pragma unroll
+                        for (int c = 0; c < C; c++) {
+                            acc[k][c] = fmaf(w0, vs[pp][lane + 32 * c], acc[k][c]);
+                            a2[c] = fmaf(w1, vs[pp + 1][lane + 32 * c], a2[c]);
+                        }
+                    }
+#pragma unroll
+                    for (int c = 0; c < C; c++) acc[k][c] += a2[c];
                     m[k] = mn;
                 }
             }
