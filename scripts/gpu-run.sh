@@ -52,9 +52,11 @@ if [ "${PROFILE:-1}" = 1 ]; then
   grep -E "CUDA backend|overall|^run " "$OUT/profile.log"
 fi
 
-stamp "HF transformers baseline"
-timeout "${HF_TIMEOUT:-80}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.log" 2>&1
-echo "hf exit code $?"; tail -3 "$OUT/hf.log"
+if [ "${SKIP_HF:-0}" != 1 ]; then
+  stamp "HF transformers baseline"
+  timeout "${HF_TIMEOUT:-80}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.log" 2>&1
+  echo "hf exit code $?"; tail -3 "$OUT/hf.log"
+fi
 
 stamp "table"
 python3 - "$OUT" <<'PY'
