@@ -52,6 +52,18 @@ if [ "${PROFILE:-1}" = 1 ]; then
   grep -E "CUDA backend|overall|^run " "$OUT/profile.log"
 fi
 
+if [ "${NCU:-0}" = 1 ]; then
+  stamp "ncu: one attention launch of a 1024-sequence decode step"
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  timeout 120 "$ncu" --clock-control none --target-processes all -k regex:attention_hd --launch-skip 640 --launch-count 1 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+    "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.tokenmill.cli.Main bench --model "$model" --device cuda --prompts 1024 \
+    --prompt-tokens 128 --gen-tokens 128 --max-seqs 1024 --max-batch-tokens "${MAX_BATCH_TOKENS:-16384}" --warmup 0 \
+    > "$OUT/ncu.txt" 2>&1
+  echo "ncu exit code $?"
+  grep -E "Duration|Throughput|Achieved Occupancy|Theoretical Occupancy|Block Limit|Registers|Shared Memory Configuration|Stall|Warp Cycles|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth" "$OUT/ncu.txt" | head -40
+fi
+
 if [ "${SKIP_HF:-0}" != 1 ]; then
   stamp "HF transformers baseline"
   timeout "${HF_TIMEOUT:-80}" python3 "$G/hf_baseline.py" 256 128 128 2 > "$OUT/hf.log" 2>&1

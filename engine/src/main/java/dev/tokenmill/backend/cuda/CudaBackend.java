@@ -86,11 +86,14 @@ public final class CudaBackend implements Backend {
     private Logits logits;
     private final int maxLogitRows;
     private int targetBlocks, splitItemsCap, headCap;
+    private Kernel kGemv;
     private Kernel kEmbed, kRmsNorm, kRope, kAttn, kCombine, kSwiglu, kArgmax;
     private boolean closed;
     /** -Dtokenmill.cuda.graphs=false runs every step launch by launch. */
     private static final boolean GRAPHS = !"false".equalsIgnoreCase(System.getProperty("tokenmill.cuda.graphs"));
     static final int GRAPH_MAX_TOKENS = 256;
+    /** -Dtokenmill.cuda.gemv=false keeps steps of few tokens on cuBLAS too. */
+    private static final boolean GEMV = !"false".equalsIgnoreCase(System.getProperty("tokenmill.cuda.gemv"));
     private final Map<Integer, Long> graphs = new HashMap<>();
     private boolean graphsFailed;
     // step statistics, logged at close: wall time inside forward (host plan + launches + device work + copy-back)
@@ -156,6 +159,7 @@ public final class CudaBackend implements Backend {
         kCombine = cu.kernel("attn_combine");
         kSwiglu = cu.kernel(LaunchGeometry.swigluKernel(cfg.ffnDim()));
         kArgmax = cu.kernel("argmax_rows");
+        kGemv = cu.kernel("gemv");
         uploadWeights(model.weights());
         allocateBuffers();
         allocateKv();
@@ -401,7 +405,7 @@ public final class CudaBackend implements Backend {
     /** Every launch of one step, from the embedding to the argmax ids copied into pinned memory. */
     private void launchStep(StepPlan p) {
         int n = p.nTokens, d = cfg.nEmbd(), qd = cfg.qDim(), kvd = cfg.kvDim(), ffn = cfg.ffnDim(), hd = cfg.headDim();
-        int nH = cfg.nHeads(), nKv = cfg.nKvHeads(), act = ct.kernelCode, w = ct.cudaType;
+        int nH = cfg.nHeads(), nKv = cfg.nKvHeads(), act = ct.kernelCode;
         long tokens = plan + 4L * p.offTokens, positions = plan + 4L * p.offPositions, slots = plan + 4L * p.offSlots;
         long itemTok0 = plan + 4L * p.offItemTok0, itemLen = plan + 4L * p.offItemLen, itemSeq = plan + 4L * p.offItemSeq;
         long logitRows = plan + 4L * p.offLogitRows, btStart = plan + 4L * p.offBtStart, btFlat = plan + 4L * p.offBtFlat;
@@ -416,7 +420,7 @@ public final class CudaBackend implements Backend {
         for (int l = 0; l < cfg.nLayers(); l++) {
             drv.begin().arg(xb).arg(act).arg(x).arg(attnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
             mark(P_NORM);
-            blas.gemm(wqkv[l], w, xb, w, qkv, Cublas.R_32F, qkvWidth, n, d, false);
+            matmul(wqkv[l], xb, qkv, qkvWidth, n, d, false);
             mark(P_QKV);
             drv.begin().arg(qkv).arg(qkvWidth).arg(bq[l]).arg(bk[l]).arg(bv[l]).arg(qNorm[l]).arg(kNorm[l])
                     .arg(cosT).arg(sinT).arg(cfg.ropeDim() / 2).arg(cfg.architecture().neoxRope() ? 1 : 0)
@@ -434,27 +438,40 @@ public final class CudaBackend implements Backend {
                         .launch(kCombine, p.nItems * nKv, StepPlan.MAX_ROWS, hd, 0);
             }
             mark(P_ATTN);
-            blas.gemm(wo[l], w, att, w, x, Cublas.R_32F, d, n, qd, true);
+            matmul(wo[l], att, x, d, n, qd, true);
             mark(P_WO);
             drv.begin().arg(xb).arg(act).arg(x).arg(ffnNorm[l]).arg(0L).arg(d).arg(eps).launch(kRmsNorm, n, 1, 256, 0);
             mark(P_NORM);
-            blas.gemm(wgu[l], w, xb, w, gu, Cublas.R_32F, 2 * ffn, n, d, false);
+            matmul(wgu[l], xb, gu, 2 * ffn, n, d, false);
             mark(P_GU);
             long total = (long) n * ffn, units = ffn % 4 == 0 ? total / 4 : total;
             drv.begin().arg(h).arg(act).arg(gu).arg(ffn).arg(units).launch(kSwiglu, LaunchGeometry.blocks(units, 256), 1, 256, 0);
             mark(P_SWIGLU);
-            blas.gemm(wdown[l], w, h, w, x, Cublas.R_32F, d, n, ffn, true);
+            matmul(wdown[l], h, x, d, n, ffn, true);
             mark(P_DOWN);
         }
         int r = p.nLogits;
         int vocab = cfg.vocabSize();
         if (r > 0) {
             drv.begin().arg(xl).arg(act).arg(x).arg(outputNorm).arg(logitRows).arg(d).arg(eps).launch(kRmsNorm, r, 1, 256, 0);
-            blas.gemm(output, w, xl, w, logitsDev, Cublas.R_32F, vocab, r, d, false);
+            matmul(output, xl, logitsDev, vocab, r, d, false);
             mark(P_LOGITS);
             drv.begin().arg(logitsDev).arg(vocab).arg(ids).launch(kArgmax, r, 1, 1024, 0);
             drv.copyToHost(pinnedIds, ids, 4L * r);
             mark(P_ARGMAX);
+        }
+    }
+
+    /**
+     * {@code Y[n, m] (+)= X[n, k] . W[m, k]^T} into f32: gemv.cu for steps of at most four tokens over 16-bit weights
+     * (cuBLAS's GEMM kernels reach a fraction of the memory bandwidth there), cuBLAS otherwise.
+     */
+    private void matmul(long w, long x, long y, int m, int n, int k, boolean accumulate) {
+        if (GEMV && LaunchGeometry.gemv(n, k, ct != ComputeType.F32)) {
+            drv.begin().arg(w).arg(x).arg(ct.kernelCode).arg(y).arg(m).arg(k).arg(n).arg(accumulate ? 1 : 0)
+                    .launch(kGemv, Math.ceilDiv(m, LaunchGeometry.GEMV_ROWS_PER_BLOCK), 1, 256, 0);
+        } else {
+            blas.gemm(w, ct.cudaType, x, ct.cudaType, y, Cublas.R_32F, m, n, k, accumulate);
         }
     }
 

@@ -50,6 +50,16 @@ final class LaunchGeometry {
         return (int) b;
     }
 
+    /** Tokens up to which a product runs on gemv.cu instead of cuBLAS (gemv.cu's GEMV_MAX_N). */
+    static final int GEMV_MAX_N = 4;
+    /** Rows of W per gemv block: a warp each (gemv.cu's GEMV_WARPS). */
+    static final int GEMV_ROWS_PER_BLOCK = 8;
+
+    /** Whether gemv.cu takes a product of {@code n} tokens over rows of {@code k} 16-bit elements. */
+    static boolean gemv(int n, int k, boolean sixteenBit) {
+        return sixteenBit && n <= GEMV_MAX_N && k % 8 == 0;
+    }
+
     /** The kernels each PTX module exports. */
     static List<String> functionsOf(String module) {
         return switch (module) {
@@ -59,6 +69,7 @@ final class LaunchGeometry {
             case "attention" -> List.of("attention_hd32", "attention_hd64", "attention_hd128", "attn_combine");
             case "swiglu" -> List.of("swiglu", "swiglu4");
             case "sampling" -> List.of("argmax_rows");
+            case "gemv" -> List.of("gemv");
             default -> throw new IllegalArgumentException("unknown PTX module " + module);
         };
     }

@@ -15,7 +15,7 @@ import java.util.Map;
  */
 final class Ptx {
     /** The modules, one per .cu file. */
-    static final List<String> MODULES = List.of("embed", "rmsnorm", "rope_kv", "attention", "swiglu", "sampling");
+    static final List<String> MODULES = List.of("embed", "rmsnorm", "rope_kv", "attention", "swiglu", "sampling", "gemv");
     static final String RESOURCE_DIR = "/dev/tokenmill/backend/cuda/ptx/";
 
     private Ptx() {}

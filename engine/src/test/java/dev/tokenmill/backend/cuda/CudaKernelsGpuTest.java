@@ -187,6 +187,37 @@ class CudaKernelsGpuTest {
         assertClose(cu.downloadFloats(yf, n * m), want, 1e-5, "gemm f32");
     }
 
+    @Test
+    void gemvForFewTokensMatchesTheProduct() {
+        for (int type : new int[] {1, 2}) {
+            for (int n = 1; n <= LaunchGeometry.GEMV_MAX_N; n++) {
+                int m = 1000, k = 2056; // k: 257 chunks of 8, past the unrolled part
+                float[] w = randn(m * k, 0.05), x = randn(n * k, 1), y0 = randn(n * m, 1);
+                short[] w16 = type == 2 ? bf16(w) : f16(w), x16 = type == 2 ? bf16(x) : f16(x);
+                for (boolean acc : new boolean[] {false, true}) {
+                    long y = acc ? cu.upload(y0) : poisoned(4L * n * m);
+                    cu.drv.begin().arg(cu.upload(w16)).arg(cu.upload(x16)).arg(type).arg(y).arg(m).arg(k).arg(n).arg(acc ? 1 : 0)
+                            .launch(cu.kernel("gemv"), Math.ceilDiv(m, LaunchGeometry.GEMV_ROWS_PER_BLOCK), 1, 256, 0);
+                    float[] want = new float[n * m];
+                    for (int t = 0; t < n; t++) {
+                        for (int r = 0; r < m; r++) {
+                            double a = acc ? y0[t * m + r] : 0;
+                            for (int c = 0; c < k; c++) {
+                                a += (double) widen(w16[r * k + c], type) * widen(x16[t * k + c], type);
+                            }
+                            want[t * m + r] = (float) a;
+                        }
+                    }
+                    assertClose(cu.downloadFloats(y, n * m), want, 1e-5, "gemv type " + type + " n " + n + (acc ? " accumulate" : ""));
+                }
+            }
+        }
+    }
+
+    private static float widen(short v, int type) {
+        return type == 2 ? Fp16.bf16ToFloat(v) : Fp16.toFloat(v);
+    }
+
     /** Bias, q/k norm, RoPE (normal or NEOX over part of the head), K/V into their slots as f16. */
     private void ropeKv(boolean neox, boolean bias, boolean norm, int nH, int nKv, int hd, int ropeDim) {
         int t = 6, qd = nH * hd, kvd = nKv * hd, stride = qd + 2 * kvd, maxPos = 300, half = ropeDim / 2;

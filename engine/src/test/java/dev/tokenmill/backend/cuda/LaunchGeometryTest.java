@@ -30,6 +30,11 @@ class LaunchGeometryTest {
         assertThat(LaunchGeometry.ropeBlocks(3)).isEqualTo(1);
         assertThat(LaunchGeometry.swigluKernel(8192)).isEqualTo("swiglu4");
         assertThat(LaunchGeometry.swigluKernel(4862)).isEqualTo("swiglu");
+        assertThat(LaunchGeometry.gemv(1, 2048, true)).isTrue();
+        assertThat(LaunchGeometry.gemv(4, 8192, true)).isTrue();
+        assertThat(LaunchGeometry.gemv(5, 2048, true)).isFalse();
+        assertThat(LaunchGeometry.gemv(1, 2044, true)).isFalse();
+        assertThat(LaunchGeometry.gemv(1, 2048, false)).as("f32 weights stay on cuBLAS").isFalse();
         assertThat(LaunchGeometry.blocks(1, 256)).isEqualTo(1);
         assertThat(LaunchGeometry.blocks(256, 256)).isEqualTo(1);
         assertThat(LaunchGeometry.blocks(257, 256)).isEqualTo(2);
@@ -42,6 +47,8 @@ class LaunchGeometryTest {
         assertThat(attention).contains("#define MAX_ROWS " + StepPlan.MAX_ROWS).contains("#define WARPS " + LaunchGeometry.ATTENTION_THREADS / 32);
         for (int hd : LaunchGeometry.HEAD_DIMS) assertThat(attention).contains("ATTENTION(" + hd + ")");
         assertThat(LaunchGeometry.functionsOf("attention")).hasSize(LaunchGeometry.HEAD_DIMS.size() + 1);
+        assertThat(Files.readString(Path.of("src/main/cuda/gemv.cu"))).contains("#define GEMV_MAX_N " + LaunchGeometry.GEMV_MAX_N)
+                .contains("#define GEMV_WARPS " + LaunchGeometry.GEMV_ROWS_PER_BLOCK);
         assertThat(Files.readString(Path.of("src/main/cuda/rope_kv.cu"))).contains("#define HEADS_PER_BLOCK " + LaunchGeometry.ROPE_HEADS_PER_BLOCK);
         assertThatThrownBy(() -> LaunchGeometry.functionsOf("nope")).isInstanceOf(IllegalArgumentException.class);
         assertThat(Ptx.MODULES).allSatisfy(m -> assertThat(LaunchGeometry.functionsOf(m)).isNotEmpty());
