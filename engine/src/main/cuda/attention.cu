@@ -30,9 +30,12 @@ __device__ __forceinline__ void attention_body(
     constexpr int C = HD / 32;
     constexpr int CHUNKS = HD / 8;                  // 16-byte chunks of one position's head
     constexpr int NV = TILE * CHUNKS / (WARPS * 32); // chunks of K (and of V) a thread loads per tile
-    __shared__ float qs[MAX_ROWS][HD];
-    __shared__ float ks[TILE][HD + 1];
-    __shared__ float vs[TILE][HD];
+    // rows of 16-byte multiples: q and K are read four floats at a time (a K row padded by 4 floats keeps a warp's
+    // 16-byte reads of 32 rows conflict-free), V two at a time
+    constexpr int PAIR = C % 2 == 0; // a lane owns elements (2 lane, 2 lane + 1) of each 64, else lane + 32 c
+    __shared__ __align__(16) float qs[MAX_ROWS][HD];
+    __shared__ __align__(16) float ks[TILE][HD + 4];
+    __shared__ __align__(16) float vs[TILE][HD];
     __shared__ int rowPos[MAX_ROWS];
 
     int item = blockIdx.x / nKv, kvh = blockIdx.x % nKv, split = blockIdx.y, nSplit = gridDim.y;
@@ -89,14 +92,14 @@ __device__ __forceinline__ void attention_body(
             int pp = idx / CHUNKS, e = (idx % CHUNKS) * 8;
             const __half2* kh = (const __half2*)&kr[i];
             const __half2* vh = (const __half2*)&vr[i];
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                float2 kf = __half22float2(kh[q]), vf = __half22float2(vh[q]);
-                ks[pp][e + 2 * q] = kf.x;
-                ks[pp][e + 2 * q + 1] = kf.y;
-                vs[pp][e + 2 * q] = vf.x;
-                vs[pp][e + 2 * q + 1] = vf.y;
-            }
+            float2 k0 = __half22float2(kh[0]), k1 = __half22float2(kh[1]), k2 = __half22float2(kh[2]), k3 = __half22float2(kh[3]);
+            float2 v0 = __half22float2(vh[0]), v1 = __half22float2(vh[1]), v2 = __half22float2(vh[2]), v3 = __half22float2(vh[3]);
+            float4* kd = (float4*)&ks[pp][e];
+            float4* vd = (float4*)&vs[pp][e];
+            kd[0] = make_float4(k0.x, k0.y, k1.x, k1.y);
+            kd[1] = make_float4(k2.x, k2.y, k3.x, k3.y);
+            vd[0] = make_float4(v0.x, v0.y, v1.x, v1.y);
+            vd[1] = make_float4(v2.x, v2.y, v3.x, v3.y);
         }
         __syncthreads();
         if (p0 + TILE < end) load(p0 + TILE); // in flight while this tile is computed
@@ -108,12 +111,15 @@ __device__ __forceinline__ void attention_body(
                 bool valid = p < end && p <= rowPos[j];
                 // four independent chains: the dot is latency-bound otherwise
                 float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-#pragma unroll 8
-                for (int i = 0; i < HD; i += 4) {
-                    s0 = fmaf(qs[j][i], ks[lane][i], s0);
-                    s1 = fmaf(qs[j][i + 1], ks[lane][i + 1], s1);
-                    s2 = fmaf(qs[j][i + 2], ks[lane][i + 2], s2);
-                    s3 = fmaf(qs[j][i + 3], ks[lane][i + 3], s3);
+                const float4* qrow = (const float4*)qs[j];
+                const float4* krow = (const float4*)ks[lane];
+#pragma unroll
+                for (int i4 = 0; i4 < HD / 4; i4++) {
+                    float4 qv = qrow[i4], kv = krow[i4];
+                    s0 = fmaf(qv.x, kv.x, s0);
+                    s1 = fmaf(qv.y, kv.y, s1);
+                    s2 = fmaf(qv.z, kv.z, s2);
+                    s3 = fmaf(qv.w, kv.w, s3);
                 }
                 float s = (s0 + s1) + (s2 + s3);
                 s = valid ? s : -INFINITY;
@@ -132,10 +138,22 @@ __device__ __forceinline__ void attention_body(
 #pragma unroll 4
                     for (int pp = 0; pp < TILE; pp += 2) {
                         float w0 = __shfl_sync(0xffffffffu, pr, pp), w1 = __shfl_sync(0xffffffffu, pr, pp + 1);
+                        if constexpr (PAIR) {
 #pragma unroll
-                        for (int c = 0; c < C; c++) {
-                            acc[k][c] = fmaf(w0, vs[pp][lane + 32 * c], acc[k][c]);
-                            a2[c] = fmaf(w1, vs[pp + 1][lane + 32 * c], a2[c]);
+                            for (int c2 = 0; c2 < C / 2; c2++) {
+                                float2 x0 = *(const float2*)&vs[pp][64 * c2 + 2 * lane];
+                                float2 x1 = *(const float2*)&vs[pp + 1][64 * c2 + 2 * lane];
+                                acc[k][2 * c2] = fmaf(w0, x0.x, acc[k][2 * c2]);
+                                acc[k][2 * c2 + 1] = fmaf(w0, x0.y, acc[k][2 * c2 + 1]);
+                                a2[2 * c2] = fmaf(w1, x1.x, a2[2 * c2]);
+                                a2[2 * c2 + 1] = fmaf(w1, x1.y, a2[2 * c2 + 1]);
+                            }
+                        } else {
+#pragma unroll
+                            for (int c = 0; c < C; c++) {
+                                acc[k][c] = fmaf(w0, vs[pp][lane + 32 * c], acc[k][c]);
+                                a2[c] = fmaf(w1, vs[pp + 1][lane + 32 * c], a2[c]);
+                            }
                         }
                     }
 #pragma unroll
@@ -157,12 +175,13 @@ __device__ __forceinline__ void attention_body(
             long long o = (long long)t * qDim + head * hd;
 #pragma unroll
             for (int c = 0; c < C; c++) {
-                if (lane + 32 * c < hd) store_act(out, o + lane + 32 * c, outType, acc[k][c] * inv);
+                int el = PAIR ? 64 * (c / 2) + 2 * lane + (c % 2) : lane + 32 * c;
+                if (el < hd) store_act(out, o + el, outType, acc[k][c] * inv);
             }
         } else {
             long long r = ((long long)split * gridDim.x + blockIdx.x) * MAX_ROWS + j;
 #pragma unroll
-            for (int c = 0; c < C; c++) partO[r * HD + lane + 32 * c] = acc[k][c];
+            for (int c = 0; c < C; c++) partO[r * HD + (PAIR ? 64 * (c / 2) + 2 * lane + (c % 2) : lane + 32 * c)] = acc[k][c];
             if (lane == 0) {
                 partML[r * 2] = m[k];
                 partML[r * 2 + 1] = l[k];
@@ -171,8 +190,9 @@ __device__ __forceinline__ void attention_body(
     }
 }
 
-#define ATTENTION(HD)                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(128) attention_hd##HD(                                              \
+// MINB: resident blocks per multiprocessor the register budget must allow (8 x 128 threads: 64 registers a thread)
+#define ATTENTION(HD, MINB)                                                                                           \
+    extern "C" __global__ void __launch_bounds__(128, MINB) attention_hd##HD(                                        \
             const float* qkv, int qkvStride, void* out, int outType, const __half* kc, const __half* vc, int kvd,      \
             const int* itemTok0, const int* itemLen, const int* itemSeq, const int* positions, const int* btStart,      \
             const int* btFlat, int bs, int group, int nKv, int hd, float scale, const int* splitLenPtr, float* partO,   \
@@ -181,9 +201,9 @@ __device__ __forceinline__ void attention_body(
                            btFlat, bs, group, nKv, hd, scale, splitLenPtr, partO, partML);                            \
     }
 
-ATTENTION(32)
-ATTENTION(64)
-ATTENTION(128)
+ATTENTION(32, 8)
+ATTENTION(64, 8)
+ATTENTION(128, 4)
 
 // Merges the splits of attention_hd*: grid (items * nKv, MAX_ROWS), block hd threads; partials have a stride of
 // cap (the attention kernel's HD) floats per row.

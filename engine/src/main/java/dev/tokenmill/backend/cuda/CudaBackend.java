@@ -92,8 +92,12 @@ public final class CudaBackend implements Backend {
     /** -Dtokenmill.cuda.graphs=false runs every step launch by launch. */
     private static final boolean GRAPHS = !"false".equalsIgnoreCase(System.getProperty("tokenmill.cuda.graphs"));
     static final int GRAPH_MAX_TOKENS = 256;
-    /** -Dtokenmill.cuda.gemv=false keeps steps of few tokens on cuBLAS too. */
-    private static final boolean GEMV = !"false".equalsIgnoreCase(System.getProperty("tokenmill.cuda.gemv"));
+    /**
+     * -Dtokenmill.cuda.gemv=true runs products of at most four tokens on gemv.cu. Off by default: on an H200 it made
+     * single-sequence decode slower inside a CUDA graph (724 against 761 tok/s with cuBLAS), though faster launched
+     * kernel by kernel.
+     */
+    private static final boolean GEMV = Boolean.getBoolean("tokenmill.cuda.gemv");
     private final Map<Integer, Long> graphs = new HashMap<>();
     private boolean graphsFailed;
     // step statistics, logged at close: wall time inside forward (host plan + launches + device work + copy-back)
@@ -463,8 +467,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * {@code Y[n, m] (+)= X[n, k] . W[m, k]^T} into f32: gemv.cu for steps of at most four tokens over 16-bit weights
-     * (cuBLAS's GEMM kernels reach a fraction of the memory bandwidth there), cuBLAS otherwise.
+     * {@code Y[n, m] (+)= X[n, k] . W[m, k]^T} into f32: cuBLAS, or gemv.cu for steps of at most four tokens over
+     * 16-bit weights when {@link #GEMV} is on.
      */
     private void matmul(long w, long x, long y, int m, int n, int k, boolean accumulate) {
         if (GEMV && LaunchGeometry.gemv(n, k, ct != ComputeType.F32)) {

@@ -45,7 +45,7 @@ class LaunchGeometryTest {
     void kernelConstantsMatchTheSources() throws Exception {
         String attention = Files.readString(Path.of("src/main/cuda/attention.cu"));
         assertThat(attention).contains("#define MAX_ROWS " + StepPlan.MAX_ROWS).contains("#define WARPS " + LaunchGeometry.ATTENTION_THREADS / 32);
-        for (int hd : LaunchGeometry.HEAD_DIMS) assertThat(attention).contains("ATTENTION(" + hd + ")");
+        for (int hd : LaunchGeometry.HEAD_DIMS) assertThat(attention).contains("ATTENTION(" + hd + ",");
         assertThat(LaunchGeometry.functionsOf("attention")).hasSize(LaunchGeometry.HEAD_DIMS.size() + 1);
         assertThat(Files.readString(Path.of("src/main/cuda/gemv.cu"))).contains("#define GEMV_MAX_N " + LaunchGeometry.GEMV_MAX_N)
                 .contains("#define GEMV_WARPS " + LaunchGeometry.GEMV_ROWS_PER_BLOCK);
