@@ -18,7 +18,7 @@ CP="$G/lib/*"
 
 stamp "GPU tests"
 timeout "${TEST_TIMEOUT:-90}" "$JAVA" "${JOPTS[@]}" -cp "$G/junit-console.jar:$CP" org.junit.platform.console.ConsoleLauncher \
-  execute --disable-banner --details=tree --select-class dev.tokenmill.backend.cuda.CudaKernelsGpuTest --select-class dev.tokenmill.backend.cuda.CudaBackendGpuTest --include-tag gpu \
+  execute --disable-banner --details=tree --select-class dev.tokenmill.backend.cuda.CudaKernelsGpuTest --select-class dev.tokenmill.backend.cuda.CudaBackendGpuTest --select-class dev.tokenmill.backend.cuda.CudaBackendContractTest --include-tag gpu \
   > "$OUT/tests.log" 2>&1
 test_rc=$?
 grep -E "tests (successful|failed|aborted|skipped|found)|MethodSource|=> |Exception|expected|but was" "$OUT/tests.log" | head -60
