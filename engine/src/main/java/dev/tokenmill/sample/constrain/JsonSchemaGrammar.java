@@ -227,7 +227,9 @@ final class JsonSchemaGrammar {
         Expr hh = Expr.alt(Expr.seq(Expr.byteRange('0', '1'), d09), Expr.seq(Expr.literal("2"), Expr.byteRange('0', '3')));
         Expr mm = Expr.seq(Expr.byteRange('0', '5'), d09);
         Expr frac = Expr.opt(Expr.seq(Expr.literal("."), Expr.repeat(d09, 1, 3)));
-        Expr offset = Expr.alt(Expr.literal("Z"), Expr.seq(Expr.chars(new int[] {'+', '+', '-', '-'}), hh, Expr.literal(":"), mm));
+        // offsets up to ±13:59: java.time (and validators built on it) refuse offsets beyond ±18:00
+        Expr offsetHh = Expr.alt(Expr.seq(Expr.literal("0"), d09), Expr.seq(Expr.literal("1"), Expr.byteRange('0', '3')));
+        Expr offset = Expr.alt(Expr.literal("Z"), Expr.seq(Expr.chars(new int[] {'+', '+', '-', '-'}), offsetHh, Expr.literal(":"), mm));
         return Expr.seq(hh, Expr.literal(":"), mm, Expr.literal(":"), mm, frac, offset);
     }
 
