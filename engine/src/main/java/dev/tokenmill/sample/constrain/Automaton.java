@@ -21,8 +21,10 @@ final class Automaton {
     static final int DEAD = -1;
     private static final int UNKNOWN = -2;
     private static final int ROOT = 0; // the empty stack
-    /** Beyond this many states the automaton refuses to grow (a grammar that recurses without bound). */
-    private static final int MAX_STATES = 200_000;
+    /** Beyond this many states the automaton refuses to grow (output nested without bound). */
+    private static final int MAX_STATES = 50_000;
+    /** Bytes of cached masks kept before they are dropped and recomputed on demand. */
+    private static final long MASK_CACHE_BYTES = 64L << 20;
 
     private final Grammar g;
     final TokenIndex index;
@@ -40,6 +42,8 @@ final class Automaton {
     private final List<int[]> transitions = new ArrayList<>();
     private final List<long[]> masks = new ArrayList<>();
     private final List<long[]> firstMasks = new ArrayList<>();
+    private final int maxCachedMasks;
+    private int cachedMasks;
     final int initial;
 
     private record StateKey(int[] nodes) {
@@ -51,6 +55,7 @@ final class Automaton {
         this.g = g;
         this.index = index;
         this.words = (index.vocabSize + 63) >>> 6;
+        this.maxCachedMasks = (int) Math.max(64, MASK_CACHE_BYTES / (8L * words));
         nodePos[0] = -1;
         nodeParent[0] = -1;
         Closure c = new Closure();
@@ -105,6 +110,12 @@ final class Automaton {
         long[] m = masks.get(state);
         if (m == null) {
             m = computeMask(state);
+            if (++cachedMasks > maxCachedMasks) {
+                // a constraint that keeps reaching new states (deep nesting, long bounded strings) must not hold the
+                // heap: start the cache over (callers keep the arrays they hold)
+                java.util.Collections.fill(masks, null);
+                cachedMasks = 1;
+            }
             masks.set(state, m);
         }
         return m;
