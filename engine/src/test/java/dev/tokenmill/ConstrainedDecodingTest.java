@@ -186,6 +186,18 @@ class ConstrainedDecodingTest {
     }
 
     @Test
+    void minTokensGivesWayToACompleteOutputAndStopStringsAreRefused() {
+        Result res = engine.submit(Request.tokens("min", 1, 300).minTokens(10).sampling(SamplingParams.builder().temperature(0)
+                .maxTokens(50).regex("(yes|no)!").build()).build()).join();
+        assertThat(res.finishReason()).isEqualTo(FinishReason.STOP);
+        assertThat(res.text()).isIn("yes!", "no!");
+        Result stop = engine.submit(Request.tokens("stop", 1, 300).sampling(SamplingParams.builder().maxTokens(8)
+                .stopStrings(List.of("}")).jsonObject().buildUnchecked()).build()).join();
+        assertThat(stop.finishReason()).isEqualTo(FinishReason.ERROR);
+        assertThat(stop.error()).contains("stop strings cannot be combined with a json_object constraint");
+    }
+
+    @Test
     void unsupportedSchemaKeywordsFailTheRequestWithTheirName() {
         Result res = engine.submit(Request.tokens("bad", 1, 300).sampling(SamplingParams.builder().maxTokens(8)
                 .jsonSchema("{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\",\"pattern\":\"^a+$\"}}}").build()).build()).join();
