@@ -80,7 +80,8 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
         }
         if (kvType == null) throw new IllegalArgumentException("EngineConfig.kvType must be F16 or F32, got null");
         requireRange("blockSize", blockSize, 1, 1024);
-        requireRange("threads", threads, 1, 4096);
+        // compute threads far beyond the cores only contend (1000 on 2 cores took minutes): at most 4 per processor
+        requireRange("threads", threads, 1, 4L * Runtime.getRuntime().availableProcessors());
         requireRange("maxModelLen", maxModelLen, 0, Integer.MAX_VALUE);
         if (device == null) throw new IllegalArgumentException("EngineConfig.device must be auto, cpu or cuda, got null");
         if (nativeKernels == null) throw new IllegalArgumentException("EngineConfig.nativeKernels must be auto, required or off, got null");

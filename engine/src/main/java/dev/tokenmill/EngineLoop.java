@@ -317,11 +317,21 @@ final class EngineLoop implements Runnable {
         kvFreeNow = scheduler.kvCache().numFreeBlocks();
     }
 
-    /** Runs the batch, in slices when it asks for more logit rows than the backend returns at once. */
+    /**
+     * Runs the batch; when it asks for more logit rows than the backend returns at once, in pages (the backend keeps
+     * the hidden states) or else in slices.
+     */
     private void forward(SchedulerOutput out) {
         int nLogits = batch.nLogits;
         if (nLogits <= maxLogitRows) {
             processRows(out, backend.forward(batch), 0, nLogits);
+            return;
+        }
+        if (backend.pagesLogits()) { // the layers run once; the logits come a page at a time
+            processRows(out, backend.forward(batch), 0, maxLogitRows);
+            for (int r0 = maxLogitRows; r0 < nLogits; r0 += maxLogitRows) {
+                processRows(out, backend.logitsPage(batch, r0), r0, Math.min(nLogits, r0 + maxLogitRows));
+            }
             return;
         }
         // Slices run in order, so each sees the K/V the previous ones wrote: the result is the same as one call.
@@ -377,7 +387,7 @@ final class EngineLoop implements Runnable {
             } catch (RuntimeException | AssertionError | LinkageError e) {
                 rowError[r] = "request " + st.request.id() + ": " + (s >= 0 ? "sampling" : "scoring the prompt")
                         + " failed: " + (e.getMessage() == null ? e.toString() : e.getMessage());
-                if (!(e instanceof dev.tokenmill.sample.LogSoftmax.NonFiniteLogitsException)) {
+                if (!(e instanceof dev.tokenmill.model.NonFiniteLogitsException)) {
                     log.warn("{}", rowError[r], e);
                 }
             }

@@ -22,10 +22,29 @@ public interface Backend extends AutoCloseable {
     int numBlocks();
 
     /**
-     * Most logit rows one {@link #forward} call returns; the engine runs a batch that asks for more in slices, in
-     * order, so each slice sees the K/V the previous ones wrote.
+     * Most logit rows one {@link #forward} call returns. For a batch that asks for more, the engine either pages them
+     * ({@link #pagesLogits()}) or runs the batch in slices, in order, so each slice sees the K/V the previous ones
+     * wrote.
      */
     int maxLogitRows();
+
+    /**
+     * Whether {@link #forward} takes a batch asking for more than {@link #maxLogitRows()} logit rows, returns the first
+     * page of them, and {@link #logitsPage} the others from the hidden states it kept: a scoring batch (logits for
+     * every prompt position) then runs its layers once over all its tokens instead of slice by slice.
+     */
+    default boolean pagesLogits() {
+        return false;
+    }
+
+    /**
+     * Logit rows {@code [fromRow, min(fromRow + maxLogitRows(), batch.nLogits))} of the batch the last {@link #forward}
+     * call ran (row {@code r} of the result is batch logit row {@code fromRow + r}); valid until the next call. Only
+     * when {@link #pagesLogits()}.
+     */
+    default Logits logitsPage(ForwardBatch batch, int fromRow) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not page logits");
+    }
 
     /**
      * The device and kernel path in use, for the open log line and {@code Engine.stats()}: for example

@@ -88,6 +88,13 @@ final class BenchCommand implements Callable<Integer> {
             description = "constrain every request (warm-ups included) to JSON valid against this JSON Schema")
     String jsonSchema;
 
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--repeat", defaultValue = "1",
+            description = "measured runs of the workload on the one open engine; the JSON gives each and the median (default ${DEFAULT-VALUE})")
+    int repeat;
+
     @Override
     public Integer call() throws IOException {
         check(prompts >= 1, "--prompts must be >= 1, got " + prompts);
@@ -98,6 +105,7 @@ final class BenchCommand implements Callable<Integer> {
         check(warmup >= 0, "--warmup must be >= 0, got " + warmup);
         check(promptLogprobs == null || (promptLogprobs >= 0 && promptLogprobs <= Request.MAX_LOGPROBS),
                 "--prompt-logprobs must be in [0, " + Request.MAX_LOGPROBS + "], got " + promptLogprobs);
+        check(repeat >= 1, "--repeat must be >= 1, got " + repeat);
         Constraint constraint = jsonSchema == null ? null : new Constraint.JsonSchema(ConstraintOptions.jsonOrFile(jsonSchema, "--json-schema"));
         int n = single ? 1 : prompts;
         int seqs = single ? 1 : maxSeqs != null ? maxSeqs : Math.min(prompts, 256);
@@ -108,6 +116,7 @@ final class BenchCommand implements Callable<Integer> {
                 .threads(PromptText.threads(threads))
                 .kvType(parseKvType(kvType))
                 .prefixCaching(!noPrefixCaching)
+                .device(parseDevice(device))
                 .maxModelLen(promptTokens + maxTokens);
         if (kvCacheMb != null) {
             check(kvCacheMb >= 1, "--kv-cache-mb must be >= 1, got " + kvCacheMb);
@@ -125,7 +134,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (!warmups.isEmpty()) engine.generate(warmups);
 
-            Random r = new Random(seed);
+            List<Double> outputRates = new ArrayList<>(), overallRates = new ArrayList<>(), decodeRates = new ArrayList<>();
+            for (int run = 0; run < repeat; run++) {
+            Random r = new Random(seed + run);
             int[] prefix = randomIds(r, sharedPrefix, lowestId, vocab);
             List<Request> requests = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -153,6 +164,14 @@ final class BenchCommand implements Callable<Integer> {
             double decodeS = after.decodeSeconds() - before.decodeSeconds();
             long allTokens = (long) n * promptTokens + generated;
 
+            outputRates.add(rate(generated, wall));
+            overallRates.add(rate(allTokens, wall));
+            decodeRates.add(rate(decodeTok, decodeS));
+            if (run + 1 < repeat) {
+                err.printf(Locale.ROOT, "run %d: %.1f output tok/s, %.1f overall tok/s, %.2f s%n", run + 1, rate(generated, wall),
+                        rate(allTokens, wall), wall);
+                continue;
+            }
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("mode", single ? "single" : "batch");
             out.put("model", model.toString());
@@ -175,6 +194,13 @@ final class BenchCommand implements Callable<Integer> {
             out.put("prefill_tok_s", round(rate(prefillTok, prefillS)));
             out.put("decode_tok_s", round(rate(decodeTok, decodeS)));
             out.put("overall_tok_s", round(rate(allTokens, wall)));
+            out.put("output_tok_s", round(rate(generated, wall)));
+            out.put("runs", repeat);
+            out.put("output_tok_s_runs", outputRates.stream().map(BenchCommand::round).toList());
+            out.put("output_tok_s_median", round(median(outputRates)));
+            out.put("overall_tok_s_runs", overallRates.stream().map(BenchCommand::round).toList());
+            out.put("decode_tok_s_runs", decodeRates.stream().map(BenchCommand::round).toList());
+            out.put("decode_tok_s_median", round(median(decodeRates)));
             out.put("wall_s", round(wall));
             out.put("steps", after.steps() - before.steps());
             out.put("preemptions", after.preemptions() - before.preemptions());
@@ -190,6 +216,7 @@ final class BenchCommand implements Callable<Integer> {
                     peakRssMb());
             err.flush();
             Cli.printJson(spec.commandLine().getOut(), out);
+            }
         }
         return 0;
     }
@@ -211,6 +238,22 @@ final class BenchCommand implements Callable<Integer> {
             case "f16" -> EngineConfig.KvType.F16;
             case "f32" -> EngineConfig.KvType.F32;
             default -> throw new Cli.UserException("--kv-type must be f16 or f32, got '" + s + "'");
+        };
+    }
+
+    private static double median(List<Double> v) {
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    private static EngineConfig.Device parseDevice(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "cpu" -> EngineConfig.Device.CPU;
+            case "cuda" -> EngineConfig.Device.CUDA;
+            case "auto" -> EngineConfig.Device.AUTO;
+            default -> throw new Cli.UserException("--device must be cpu, cuda or auto, got '" + s + "'");
         };
     }
 

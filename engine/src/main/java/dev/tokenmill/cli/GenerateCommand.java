@@ -34,7 +34,9 @@ import java.util.concurrent.Callable;
  * ({@code --json-schema}, {@code --json-object}, {@code --regex}, {@code --choice}, {@code --grammar}) also
  * {@code "incomplete"}, and for choices {@code "choice_probabilities"}.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt with the model.")
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Continue a prompt with the model.", PromptSource.HELP,
+                "Defaults sample (temperature 0.8, random seed); --temperature 0 is greedy and repeatable."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -45,8 +47,11 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--prompt", description = "prompt text (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String prompt;
+
+        @Option(names = "--prompt-file", paramLabel = "FILE", description = "read the prompt from this file (verbatim)")
+        Path promptFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "prompt token ids instead of text")
         int[] ids;
@@ -104,7 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
         int ctx;
         int longestChoice = 0; // a choice is scored as a continuation of the prompt
         try (Model m = ModelLoader.load(model)) {
-            ids = input.ids != null ? input.ids : PromptText.encode(m, input.prompt);
+            ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.prompt, input.promptFile, System.in));
             ctx = m.config().contextLength();
             if (params.constraint() instanceof Constraint.Choice c) {
                 Tokenizer t = Tokenizer.fromGguf(m.gguf());
@@ -125,7 +130,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (Engine engine = PromptText.singleSequenceEngine(model, maxSeqLen, threads)) {
             r = engine.submit(rb.build()).join();
         }
-        if (r.isError()) throw new Cli.UserException(r.error());
+        if (r.isError()) throw new Cli.UserException(model + ": " + r.error());
         if (logitsOut != null) writeLogits(logitsOut, lastLogits[0]);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("prompt_ids", ids);

@@ -42,8 +42,6 @@ final class PromptText {
     }
 
     static int threads(Integer requested) {
-        int n = requested == null ? CpuBackendConfig.defaultThreads() : requested;
-        if (n < 1) throw new Cli.UserException("--threads must be >= 1, got " + n);
-        return n;
+        return Cli.threads(requested, CpuBackendConfig.defaultThreads());
     }
 }

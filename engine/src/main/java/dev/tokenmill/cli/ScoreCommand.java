@@ -21,7 +21,7 @@ import java.util.concurrent.Callable;
  * ids[0..i])}: the text runs through the engine as one request that asks for its prompt logprobs.
  */
 @Command(name = "score", mixinStandardHelpOptions = true,
-        description = "Log-probability of every next token of a text under the model.")
+        description = {"Log-probability of every next token of a text under the model.", PromptSource.HELP})
 final class ScoreCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -32,8 +32,11 @@ final class ScoreCommand implements Callable<Integer> {
     Input input;
 
     static final class Input {
-        @Option(names = "--text", description = "text to score (tokenized with BOS/special tokens as the model wants)")
+        @Option(names = {"--text", "--prompt"}, paramLabel = "TEXT", description = "text to score (tokenized with BOS/special tokens as the model wants); - reads standard input")
         String text;
+
+        @Option(names = {"--text-file", "--prompt-file"}, paramLabel = "FILE", description = "read the text from this file (verbatim)")
+        Path textFile;
 
         @Option(names = "--ids", split = ",", hidden = true, description = "token ids to score instead of text")
         int[] ids;
@@ -47,7 +50,7 @@ final class ScoreCommand implements Callable<Integer> {
         int[] ids;
         int ctx;
         try (Model m = ModelLoader.load(model)) {
-            ids = input.ids != null ? input.ids : PromptText.encode(m, input.text);
+            ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.text, input.textFile, System.in));
             ctx = m.config().contextLength();
         }
         if (ids.length == 0) throw new Cli.UserException("nothing to score: the text has no tokens");
@@ -55,7 +58,7 @@ final class ScoreCommand implements Callable<Integer> {
         double[] lp = new double[ids.length - 1];
         try (Engine engine = PromptText.singleSequenceEngine(model, ids.length, threads)) {
             Result r = engine.submit(Request.tokens("score", ids).greedy(1).ignoreEos(true).promptLogprobs(0).build()).join();
-            if (r.isError()) throw new Cli.UserException(r.error());
+            if (r.isError()) throw new Cli.UserException(model + ": " + r.error());
             for (int i = 0; i < lp.length; i++) lp[i] = r.promptLogprobs().get(i).logprob();
         }
         Map<String, Object> out = new LinkedHashMap<>();

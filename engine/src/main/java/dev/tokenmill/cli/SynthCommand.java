@@ -51,7 +51,7 @@ final class SynthCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SynthPreset p = SynthPreset.byName(preset);
         FileType ft = FileType.parse(type);
-        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int nThreads = Cli.threads(threads, Runtime.getRuntime().availableProcessors());
         PrintWriter err = spec.commandLine().getErr();
         long total = ModelSynthesizer.dataBytes(p, ft);
         AtomicLong done = new AtomicLong();

@@ -9,9 +9,13 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +67,7 @@ public final class GgufFile implements AutoCloseable {
             int typeId = c.i32("type of " + key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw error("metadata key '" + key + "' has unknown value type " + typeId);
-            md.put(key, c.value(key, type));
+            if (md.put(key, c.value(key, type)) != null) throw error("metadata key '" + key + "' appears twice");
         }
         metadata = Collections.unmodifiableMap(md);
         alignment = readAlignment();
@@ -81,7 +85,7 @@ public final class GgufFile implements AutoCloseable {
             GgmlType type = GgmlType.byId(typeId);
             if (type == null) {
                 throw error("tensor '" + name + "' has type " + GgmlType.describeUnknown(typeId)
-                        + ", which Tokenmill does not support (supported: " + java.util.Arrays.toString(GgmlType.values()) + ")");
+                        + ", which Tokenmill does not support (supported: " + Arrays.toString(GgmlType.values()) + ")");
             }
             long offset = c.i64("offset of tensor '" + name + "'");
             if (shape[0] % type.blockSize() != 0) {
@@ -92,30 +96,62 @@ public final class GgufFile implements AutoCloseable {
             try {
                 info.byteSize();
             } catch (ArithmeticException e) {
-                throw error("tensor '" + name + "' has an absurd shape " + java.util.Arrays.toString(shape));
+                throw error("tensor '" + name + "' has an absurd shape " + Arrays.toString(shape));
             }
             if (ts.put(name, info) != null) throw error("tensor '" + name + "' appears twice");
         }
         tensors = Collections.unmodifiableMap(ts);
         dataStart = alignUp(c.pos, alignment);
-        for (TensorInfo t : tensors.values()) {
+        checkTensorRanges();
+    }
+
+    /**
+     * Every tensor's bytes (size from its type and shape) lie inside the data section, start at a multiple of the
+     * alignment and share no byte with another tensor's: a tensor that overlaps another would load and compute
+     * garbage from the other's bytes.
+     */
+    private void checkTensorRanges() {
+        List<TensorInfo> byOffset = new ArrayList<>(tensors.values());
+        for (TensorInfo t : byOffset) {
             if (t.offset() < 0 || t.offset() % alignment != 0) {
-                throw error("tensor '" + t.name() + "' has offset " + t.offset() + ", not a multiple of the alignment " + alignment);
+                throw error("tensor '" + t.name() + "' has data offset " + t.offset() + ", expected a multiple of the alignment "
+                        + alignment + " that is >= 0");
             }
             long end = dataStart + t.offset() + t.byteSize();
             if (end > file.byteSize() || end < 0) {
-                throw error("tensor '" + t.name() + "' (" + t.type() + " " + java.util.Arrays.toString(t.shape()) + ", "
+                throw error("tensor '" + t.name() + "' (" + t.type() + " " + Arrays.toString(t.shape()) + ", "
                         + t.byteSize() + " bytes at data offset " + t.offset() + ") runs past the end of the file: needs "
                         + end + " bytes, file has " + file.byteSize());
+            }
+        }
+        byOffset.sort(Comparator.comparingLong(TensorInfo::offset));
+        for (int i = 1; i < byOffset.size(); i++) {
+            TensorInfo prev = byOffset.get(i - 1), t = byOffset.get(i);
+            long prevEnd = prev.offset() + prev.byteSize();
+            if (t.offset() < prevEnd) {
+                throw error("tensor '" + t.name() + "' (data offset " + t.offset() + ") overlaps tensor '" + prev.name() + "' ("
+                        + prev.type() + " " + Arrays.toString(prev.shape()) + ", data bytes " + prev.offset() + ".." + prevEnd
+                        + "): expected an offset >= " + prevEnd);
             }
         }
     }
 
     /** Opens and maps a GGUF file; throws {@link GgufFormatException} for a malformed one, naming what is wrong. */
     public static GgufFile open(Path path) throws IOException {
+        if (Files.isDirectory(path)) throw new GgufFormatException(path + ": is a directory, expected a GGUF file");
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            // a pipe would block the open until something writes to it, and cannot be mapped anyway
+            throw new GgufFormatException(path + ": is not a regular file (a pipe or a device?), expected a GGUF file");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MemorySegment seg;
+            try {
+                seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            } catch (IOException e) {
+                // the JDK's message is the bare errno text ("No such device" for a pipe or a device)
+                throw new IOException(path + ": cannot memory-map it (" + e.getMessage() + "); expected a regular GGUF file", e);
+            }
             return new GgufFile(path, arena, seg);
         } catch (RuntimeException | IOException e) {
             arena.close();
@@ -241,7 +277,14 @@ public final class GgufFile implements AutoCloseable {
             case int[] a -> a;
             case byte[] a -> { int[] r = new int[a.length]; for (int i = 0; i < a.length; i++) r[i] = a[i]; yield r; }
             case short[] a -> { int[] r = new int[a.length]; for (int i = 0; i < a.length; i++) r[i] = a[i]; yield r; }
-            case long[] a -> { int[] r = new int[a.length]; for (int i = 0; i < a.length; i++) r[i] = Math.toIntExact(a[i]); yield r; }
+            case long[] a -> {
+                int[] r = new int[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    if (a[i] != (int) a[i]) throw error("element " + i + " of metadata key '" + key + "' = " + a[i] + " is out of the int range");
+                    r[i] = (int) a[i];
+                }
+                yield r;
+            }
             default -> throw wrongType(key, "array of integers", v);
         };
     }
@@ -251,8 +294,45 @@ public final class GgufFile implements AutoCloseable {
                 + (v.isArray() ? " of " + v.elementType() : ""));
     }
 
+    /**
+     * An error about this file. Names from the file (keys, tensors) are printed escaped, so that it stays one clean
+     * line, and a message over {@value #MAX_MESSAGE} characters (a corrupt length can make a key megabytes long)
+     * keeps its start and end.
+     */
     public GgufFormatException error(String what) {
-        return new GgufFormatException(path + ": " + what);
+        String m = printable(what);
+        if (m.length() > MAX_MESSAGE) {
+            m = m.substring(0, MAX_MESSAGE / 2) + " [... " + (m.length() - MAX_MESSAGE) + " characters left out ...] "
+                    + m.substring(m.length() - MAX_MESSAGE / 2);
+        }
+        return new GgufFormatException(path + ": " + m);
+    }
+
+    private static final int MAX_MESSAGE = 600;
+
+    /**
+     * {@code s} with control characters, U+FFFD (what invalid UTF-8 in the file decoded to) and lone surrogates
+     * written as backslash escapes (backslash x00, backslash ufffd): a corrupt key name must not put NUL or terminal escapes into an
+     * error line.
+     */
+    public static String printable(String s) {
+        StringBuilder sb = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean pair = Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1));
+            boolean escape = c < 0x20 || (c >= 0x7f && c < 0xa0) || c == '\uFFFD' || (Character.isSurrogate(c) && !pair);
+            if (escape && sb == null) sb = new StringBuilder(s.length() + 16).append(s, 0, i);
+            if (sb != null) {
+                if (!escape) sb.append(c);
+                else if (c < 0x100) sb.append(String.format("\\x%02x", (int) c));
+                else sb.append(String.format("\\u%04x", (int) c));
+            }
+            if (pair) {
+                if (sb != null) sb.append(s.charAt(i + 1));
+                i++;
+            }
+        }
+        return sb == null ? s : sb.toString();
     }
 
     private int readAlignment() {

@@ -1,5 +1,6 @@
 package dev.tokenmill.sample;
 
+import dev.tokenmill.model.NonFiniteLogitsException;
 import dev.tokenmill.tensor.F32Math;
 
 /**
@@ -18,7 +19,7 @@ public final class LogSoftmax {
     public static double logZ(float[] logits, int off, int n, float[] scratch) {
         System.arraycopy(logits, off, scratch, 0, n);
         float max = F32Math.scaleMax(scratch, 0, n, 1f);
-        if (!Float.isFinite(max)) throw NonFiniteLogitsException.of(logits, off, n);
+        if (!Float.isFinite(max)) throw nonFinite(logits, off, n);
         double sum = F32Math.expMinusSum(scratch, 0, n, max);
         return max + Math.log(sum);
     }
@@ -36,31 +37,22 @@ public final class LogSoftmax {
             }
             nan |= v != v;
         }
-        if (nan || !Float.isFinite(bv)) throw NonFiniteLogitsException.of(logits, off, n);
+        if (nan || !Float.isFinite(bv)) throw nonFinite(logits, off, n);
         return best;
     }
 
-    /** Logits that cannot be sampled: NaN, +infinity, or nothing above -infinity. */
-    public static final class NonFiniteLogitsException extends IllegalStateException {
-        private NonFiniteLogitsException(String message) {
-            super(message);
-        }
-
-        static NonFiniteLogitsException of(float[] logits, int off, int n) {
-            int nan = 0, inf = 0, first = -1;
-            for (int i = 0; i < n; i++) {
-                float v = logits[off + i];
-                if (v != v || v == Float.POSITIVE_INFINITY) {
-                    if (first < 0) first = i;
-                    if (v != v) nan++;
-                    else inf++;
-                }
+    private static NonFiniteLogitsException nonFinite(float[] logits, int off, int n) {
+        int nan = 0, inf = 0, first = -1;
+        for (int i = 0; i < n; i++) {
+            float v = logits[off + i];
+            if (v != v || v == Float.POSITIVE_INFINITY) {
+                if (first < 0) first = i;
+                if (v != v) nan++;
+                else inf++;
             }
-            if (first < 0) {
-                return new NonFiniteLogitsException("the model produced no finite logit (all " + n + " are -infinity)");
-            }
-            return new NonFiniteLogitsException("the model produced non-finite logits (" + nan + " NaN, " + inf
-                    + " +infinity of " + n + ", first at token " + first + "): the model file's weights are corrupt or overflow");
         }
+        if (first < 0) return new NonFiniteLogitsException("the model produced no finite logit (all " + n + " are -infinity)");
+        return new NonFiniteLogitsException("the model produced non-finite logits (" + nan + " NaN, " + inf + " +infinity of "
+                + n + ", first at token " + first + "): the model file's weights are corrupt or overflow");
     }
 }

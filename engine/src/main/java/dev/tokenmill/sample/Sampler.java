@@ -19,6 +19,8 @@ public final class Sampler {
     private final float[] work;   // penalized logits
     private final long[] order;   // candidates as sortable (logit desc, id asc) keys
     private final double[] probs;
+    /** Longest penalty window stored; longer windows behave the same on any sequence an engine can hold. */
+    static final int MAX_WINDOW = 1 << 20;
     // penalty window: the last penaltyLastN accepted tokens and their counts
     private final int[] window;
     private final int[] counts;
@@ -41,7 +43,8 @@ public final class Sampler {
         this.work = new float[vocabSize];
         this.order = new long[vocabSize];
         this.probs = new double[vocabSize];
-        this.window = new int[Math.max(1, params.penaltyLastN())];
+        // a window longer than any sequence is that sequence: no need to allocate an absurd penaltyLastN
+        this.window = new int[Math.max(1, Math.min(params.penaltyLastN(), MAX_WINDOW))];
         this.counts = params.hasPenalties() ? new int[vocabSize] : null;
     }
 

@@ -223,7 +223,11 @@ final class Vocabulary {
         fimMid = specialId(f, "tokenizer.ggml.middle_token_id", fimMid, n);
     }
 
-    /** A default outside the vocabulary is dropped; an id in the file replaces it unless out of range (llama.cpp). */
+    /**
+     * A default outside the vocabulary is dropped; an id in the file replaces it. -1 (0xFFFFFFFF as uint32) is what
+     * converters write for "none" and keeps the default, as in llama.cpp; any other id outside the vocabulary is an
+     * error (llama.cpp warns and falls back to the default, which silently turns a broken file's BOS into id 1).
+     */
     private int specialId(GgufFile f, String key, int dflt, int n) {
         int id = dflt >= n ? NONE : dflt;
         if (!f.has(key)) return id;
@@ -233,8 +237,12 @@ final class Vocabulary {
         } catch (RuntimeException e) {
             throw new TokenizerException(source + ": " + e.getMessage(), e);
         }
-        v &= 0xFFFFFFFFL; // read as uint32 like llama.cpp: -1 becomes out of range
-        return v < n ? (int) v : id;
+        if (v == -1 || v == 0xFFFFFFFFL) return id;
+        if (v < 0 || v >= n) {
+            throw new TokenizerException(source + ": " + key + " = " + v + " is outside the vocabulary of " + n
+                    + " tokens (tokenizer.ggml.tokens); expected an id in 0.." + (n - 1) + ", or -1 for none");
+        }
+        return (int) v;
     }
 
     private void requireIdFor(boolean add, int id, String addKey, String idKey) {

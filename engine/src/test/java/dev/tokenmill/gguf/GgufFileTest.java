@@ -170,6 +170,79 @@ class GgufFileTest {
     }
 
     @Test
+    void aTensorWhoseDataOverlapsAnothersIsRefusedNamingBoth() throws IOException {
+        Path p = writeSample("ov.gguf");
+        byte[] b = Files.readAllBytes(p);
+        // b.weight (5 floats) moved onto a.weight's bytes (offset 0): it would read a.weight's values
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(indexOfTensorType(b, "b.weight") + 4, 0);
+        Path bad = dir.resolve("overlap.gguf");
+        Files.write(bad, b);
+        assertThatThrownBy(() -> GgufFile.open(bad)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("overlap.gguf").hasMessageContaining("overlaps")
+                .hasMessageContaining("a.weight").hasMessageContaining("b.weight");
+    }
+
+    @Test
+    void aMisalignedTensorOffsetIsRefused() throws IOException {
+        Path p = writeSample("al.gguf");
+        byte[] b = Files.readAllBytes(p);
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(indexOfTensorType(b, "b.weight") + 4, 36);
+        Path bad = dir.resolve("misaligned.gguf");
+        Files.write(bad, b);
+        assertThatThrownBy(() -> GgufFile.open(bad)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("misaligned.gguf").hasMessageContaining("b.weight").hasMessageContaining("alignment 32");
+    }
+
+    @Test
+    void aDirectoryIsRefusedNamingIt() {
+        assertThatThrownBy(() -> GgufFile.open(dir)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(dir.toString()).hasMessageContaining("directory");
+    }
+
+    @Test
+    void aPipeIsRefusedWithoutBlocking() throws Exception {
+        Path fifo = dir.resolve("model.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available");
+        assertThatThrownBy(() -> GgufFile.open(fifo)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(fifo.toString()).hasMessageContaining("not a regular file");
+    }
+
+    @Test
+    void corruptKeyNamesArePrintedEscaped() throws IOException {
+        byte[] b = Files.readAllBytes(writeSample("esc.gguf"));
+        byte[] key = "some.int".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int at = indexOf(b, key);
+        b[at + 1] = 0;           // NUL
+        b[at + 2] = (byte) 0xC3; // a lone UTF-8 lead byte
+        b[at + 3] = 0x1b;        // ESC
+        // the value type of the key becomes unknown, so the error names the key
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(at + key.length, 99);
+        Path bad = dir.resolve("esc-bad.gguf");
+        Files.write(bad, b);
+        assertThatThrownBy(() -> GgufFile.open(bad)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("'s\\x00\\ufffd\\x1b.int'").hasMessageContaining("unknown value type 99")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\u0000").doesNotContain("\u001b").doesNotContain("\ufffd"));
+    }
+
+    @Test
+    void aKeyThatAppearsTwiceIsRefused() throws IOException {
+        byte[] b = Files.readAllBytes(writeSample("dup.gguf"));
+        b[indexOf(b, "f64".getBytes(java.nio.charset.StandardCharsets.UTF_8))] = 'u'; // key f64 renamed u64: u64 twice
+        Path bad = dir.resolve("dup-bad.gguf");
+        Files.write(bad, b);
+        assertThatThrownBy(() -> GgufFile.open(bad)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("dup-bad.gguf").hasMessageContaining("'u64' appears twice");
+    }
+
+    @Test
+    void printableEscapesControlsAndReplacementCharactersOnly() {
+        assertThat(GgufFile.printable("llama.block_count")).isEqualTo("llama.block_count");
+        assertThat(GgufFile.printable("日本 ▁x 😀")).isEqualTo("日本 ▁x 😀");
+        assertThat(GgufFile.printable("a\u0000b\nc\ufffd\ud800")).isEqualTo("a\\x00b\\x0ac\\ufffd\\ud800");
+    }
+
+    @Test
     void absurdCountsAreRejectedBeforeAllocating() throws IOException {
         byte[] b = Files.readAllBytes(writeSample("c.gguf"));
         ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(16, Long.MAX_VALUE); // metadata count
@@ -191,6 +264,15 @@ class GgufFileTest {
             assertThat(f.tensor("y").offset()).isEqualTo(64);
             assertThat(f.tensorData("y").get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 8)).isEqualTo(6f);
         }
+    }
+
+    private static int indexOf(byte[] b, byte[] n) {
+        outer:
+        for (int i = 0; i + n.length < b.length; i++) {
+            for (int j = 0; j < n.length; j++) if (b[i + j] != n[j]) continue outer;
+            return i;
+        }
+        throw new AssertionError(new String(n, java.nio.charset.StandardCharsets.UTF_8) + " not found");
     }
 
     /** Position of the type field of a tensor info: after the name, n_dims and dims. */

@@ -77,7 +77,7 @@ class ModelLoaderTest {
         Path p = dir.resolve("m.gguf");
         TinyModel.llama(6).writer(null).putString("general.architecture", "mamba").write(p);
         assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(UnsupportedModelException.class)
-                .hasMessageContaining("'mamba'").hasMessageContaining("llama, qwen2, qwen3");
+                .hasMessageContaining("m.gguf").hasMessageContaining("'mamba'").hasMessageContaining("llama, qwen2, qwen3");
     }
 
     @Test
@@ -86,5 +86,36 @@ class ModelLoaderTest {
         TinyModel.llama(7).writer(null).remove("llama.block_count").write(p);
         assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(GgufFormatException.class)
                 .hasMessageContaining("llama.block_count");
+    }
+
+    @Test
+    void aVocabSizeThatDisagreesWithTheEmbeddingIsRefusedNamingKeyValueAndExpected() throws Exception {
+        Path p = dir.resolve("vs.gguf");
+        TinyModel.llama(8).writer(null).putUint32("llama.vocab_size", 65).write(p);
+        assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("vs.gguf").hasMessageContaining("llama.vocab_size = 65")
+                .hasMessageContaining("token_embd.weight").hasMessageContaining("expected llama.vocab_size = 64");
+        Path ok = dir.resolve("vs-ok.gguf");
+        TinyModel.llama(8).writer(null).putUint32("llama.vocab_size", 64).write(ok);
+        ModelLoader.load(ok).close();
+    }
+
+    @Test
+    void moreTokensThanEmbeddingRowsIsRefused() throws Exception {
+        Path p = dir.resolve("tok.gguf");
+        String[] tokens = new String[65];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = "t" + i;
+        TinyModel.llama(9).writer(null).put("tokenizer.ggml.tokens", dev.tokenmill.gguf.GgufValue.ofStrings(tokens)).write(p);
+        assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("tok.gguf").hasMessageContaining("tokenizer.ggml.tokens holds 65 tokens")
+                .hasMessageContaining("64 rows");
+    }
+
+    @Test
+    void anAbsurdBlockCountIsRefusedBeforeAllocatingLayers() throws Exception {
+        Path p = dir.resolve("bc.gguf");
+        TinyModel.llama(10).writer(null).putUint32("llama.block_count", Integer.MAX_VALUE).write(p);
+        assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("bc.gguf").hasMessageContaining("llama.block_count = 2147483647");
     }
 }

@@ -95,6 +95,11 @@ public final class TinyModel {
         return new TinyModel(Architecture.QWEN2, 32, 2, 4, 1, 8, 40, 80, 8, 1e6f, 1e-6f, true, GgmlType.F32, seed);
     }
 
+    /** {@link #qwen2(long)} with a vocabulary of {@code vocab} rows (room for a byte-level BPE vocabulary). */
+    public static TinyModel qwen2(long seed, int vocab) {
+        return new TinyModel(Architecture.QWEN2, 32, 2, 4, 1, 8, 40, vocab, 8, 1e6f, 1e-6f, true, GgmlType.F32, seed);
+    }
+
     /** Qwen3 with per-head q/k norms, head size 16 (wider than nEmbd / nHeads), tied embeddings. */
     public static TinyModel qwen3(long seed) {
         return new TinyModel(Architecture.QWEN3, 32, 2, 4, 2, 16, 40, 72, 16, 1e6f, 1e-6f, true, GgmlType.F32, seed);
@@ -103,6 +108,11 @@ public final class TinyModel {
     /** A llama whose every matrix row is a multiple of 32 elements, so that it can be quantized to Q8_0 / Q4_0. */
     public static TinyModel llamaQuantizable(long seed) {
         return new TinyModel(Architecture.LLAMA, 64, 2, 4, 2, 16, 128, 96, 16, 10000f, 1e-5f, false, GgmlType.F32, seed);
+    }
+
+    /** A one-block llama whose matrix rows are all 256 elements, so that it can hold K-quant (Q4_K, Q5_K, Q6_K) matrices. */
+    public static TinyModel llamaWide(long seed) {
+        return new TinyModel(Architecture.LLAMA, 256, 1, 4, 2, 64, 256, 64, 64, 10000f, 1e-5f, false, GgmlType.F32, seed);
     }
 
     /** The same llama with F16 matrices. */

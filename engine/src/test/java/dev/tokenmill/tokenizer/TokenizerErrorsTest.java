@@ -71,4 +71,22 @@ class TokenizerErrorsTest {
                 .isInstanceOf(TokenizerException.class)
                 .hasMessageContaining("outside the vocabulary");
     }
+
+    @Test
+    void aSpecialTokenIdOutsideTheVocabularyIsRefusedNamingKeyValueAndRange() {
+        for (String key : new String[] {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id"}) {
+            GgufWriter w = TestVocabularies.spmWriter().put(key, GgufValue.ofUint32(5000));
+            assertThatThrownBy(() -> TestVocabularies.open(w, dir, "badid"))
+                    .isInstanceOf(TokenizerException.class)
+                    .hasMessageContaining("badid.gguf").hasMessageContaining(key + " = 5000")
+                    .hasMessageMatching(".*expected an id in 0\\.\\.\\d+, or -1 for none.*");
+        }
+    }
+
+    @Test
+    void minusOneAsASpecialTokenIdMeansNoneAndKeepsTheDefault() {
+        Tokenizer tok = TestVocabularies.open(TestVocabularies.spmWriter()
+                .put("tokenizer.ggml.padding_token_id", GgufValue.ofUint32(0xFFFFFFFFL)), dir, "nopad");
+        assertThat(tok.bos()).isEqualTo(TestVocabularies.open(TestVocabularies.spmWriter(), dir, "plain").bos());
+    }
 }

@@ -57,7 +57,7 @@ public final class ConvertCommand implements Callable<Integer> {
     }
 
     private void run(FileType ft, Path dir, Path out) throws Exception {
-        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int nThreads = Cli.threads(threads, Runtime.getRuntime().availableProcessors());
         PrintWriter err = spec.commandLine().getErr();
         AtomicLong done = new AtomicLong();
         long[] last = {0};

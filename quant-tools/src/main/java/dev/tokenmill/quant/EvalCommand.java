@@ -61,8 +61,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int nThreads = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-        if (nThreads < 1) throw new EvalException("--threads must be at least 1, got " + nThreads);
+        int nThreads = Cli.threads(threads, Runtime.getRuntime().availableProcessors());
         if (chunks != null && chunks < 1) throw new EvalException("--chunks must be at least 1, got " + chunks);
         PrintWriter err = spec.commandLine().getErr();
         try (ModelPaths.Input modelIn = ModelPaths.input(model);

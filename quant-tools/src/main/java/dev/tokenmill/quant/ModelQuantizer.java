@@ -45,9 +45,7 @@ public final class ModelQuantizer {
      */
     public static Report quantize(Path in, Path out, FileType fileType, int threads, boolean allowRequantize,
                                   LongConsumer progress) throws IOException {
-        if (in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new QuantizeException("output " + out + " is the input file; write to another path");
-        }
+        checkOutput(in, out);
         try (GgufFile src = GgufFile.open(in)) {
             List<TensorInfo> tensors = src.tensorList();
             String arch = src.getString("general.architecture", "llama");
@@ -96,6 +94,22 @@ public final class ModelQuantizer {
             }
             return new Report(in, out, fileType, results, choice.fallbacks());
         }
+    }
+
+    /**
+     * The output must go into an existing directory (a typo in it should not silently create a tree) and must not
+     * be the input under another name: a symbolic or hard link to the input is the same file, and replacing it
+     * would destroy the input while it is still being read.
+     */
+    private static void checkOutput(Path in, Path out) throws IOException {
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new QuantizeException("output directory " + parent + (Files.exists(parent) ? " is not a directory" : " does not exist")
+                    + "; create it first");
+        }
+        boolean same = in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())
+                || (Files.exists(in) && Files.exists(out) && Files.isSameFile(in, out));
+        if (same) throw new QuantizeException("output " + out + " is the input file " + in + " (the same file, maybe through a link); write to another path");
     }
 
     private static void copy(MemorySegment segment, OutputStream os) throws IOException {

@@ -65,7 +65,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     }
 
     private void run(FileType ft, Path in, Path out) throws Exception {
-        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int nThreads = Cli.threads(threads, Runtime.getRuntime().availableProcessors());
         PrintWriter err = spec.commandLine().getErr();
         long total = Files.size(in);
         AtomicLong done = new AtomicLong();

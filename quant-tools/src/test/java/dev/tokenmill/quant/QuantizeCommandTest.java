@@ -212,4 +212,27 @@ class QuantizeCommandTest {
         assertThat(ModelPaths.isUri("models/a:b.gguf")).isFalse();
         assertThat(ModelPaths.isUri("C:\\models\\a.gguf")).isFalse();
     }
+
+    @Test
+    void anOutputInAMissingDirectoryIsRefusedNotCreated() throws Exception {
+        Path missing = dir.resolve("no-such-dir");
+        Run r = run("quantize", master().toString(), missing.resolve("q8.gguf").toString(), "Q8_0");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("output directory").contains("no-such-dir").contains("does not exist").doesNotContain("\tat ");
+        assertThat(missing).doesNotExist();
+    }
+
+    @Test
+    void aSymbolicOrHardLinkToTheInputIsRecognisedAsTheInput() throws Exception {
+        Path in = master();
+        byte[] before = java.nio.file.Files.readAllBytes(in);
+        Path sym = java.nio.file.Files.createSymbolicLink(dir.resolve("sym.gguf"), in);
+        Path hard = java.nio.file.Files.createLink(dir.resolve("hard.gguf"), in);
+        for (Path out : new Path[] {sym, hard, dir.resolve(".").resolve(in.getFileName())}) {
+            Run r = run("quantize", in.toString(), out.toString(), "Q8_0");
+            assertThat(r.code()).as(out.toString()).isEqualTo(1);
+            assertThat(r.err()).contains("is the input file").doesNotContain("\tat ");
+        }
+        assertThat(java.nio.file.Files.readAllBytes(in)).isEqualTo(before);
+    }
 }

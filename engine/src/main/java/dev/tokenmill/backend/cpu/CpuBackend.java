@@ -222,10 +222,25 @@ public final class CpuBackend implements Backend {
         attentionRuns = planAttention(batch);
         for (int l = 0; l < cfg.nLayers(); l++) layer(l, weights.layers().get(l), batch);
 
-        int nLogits = batch.nLogits;
-        m = prof.mark();
+        return logitsPage(batch, 0);
+    }
+
+    /** The hidden states of the whole batch stay in {@code x} until the next forward call: any page can be computed. */
+    @Override
+    public boolean pagesLogits() {
+        return true;
+    }
+
+    @Override
+    public Logits logitsPage(ForwardBatch batch, int fromRow) {
+        if (fromRow < 0 || (fromRow >= batch.nLogits && batch.nLogits > 0)) {
+            throw new IllegalArgumentException("logits page from row " + fromRow + " of a batch with " + batch.nLogits + " logit rows");
+        }
+        int d = cfg.nEmbd();
+        int nLogits = Math.min(bc.maxLogitRows(), batch.nLogits - fromRow);
+        long m = prof.mark();
         for (int r = 0; r < nLogits; r++) {
-            CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[r] * d, weights.outputNorm(), d, cfg.rmsEps());
+            CpuOps.rmsNorm(xl, r * d, x, batch.logitRows[fromRow + r] * d, weights.outputNorm(), d, cfg.rmsEps());
         }
         prof.add(Phase.NORM, m);
         matmul(weights.output(), packedOutput, xl, logits.data(), nLogits, false, Phase.LOGITS);
@@ -311,9 +326,6 @@ public final class CpuBackend implements Backend {
         if (b.nTokens <= 0) throw new IllegalArgumentException("forward batch has no tokens");
         if (b.nTokens > bc.maxBatchTokens()) {
             throw new IllegalArgumentException("forward batch has " + b.nTokens + " tokens, backend allows " + bc.maxBatchTokens());
-        }
-        if (b.nLogits > bc.maxLogitRows()) {
-            throw new IllegalArgumentException("forward batch asks for " + b.nLogits + " logit rows, backend allows " + bc.maxLogitRows());
         }
         if (b.nSeqs > bc.maxSeqs()) {
             throw new IllegalArgumentException("forward batch has " + b.nSeqs + " sequences, backend allows " + bc.maxSeqs());

@@ -118,6 +118,32 @@ class CpuBackendTest {
     }
 
     @Test
+    void logitPagesEqualTheRowsOfOneWholeCall() throws Exception {
+        TinyModel tiny = TinyModel.llama(11);
+        int[] ids = randomIds(27, tiny.vocab, 5);
+        try (Model m = ModelLoader.load(tiny.write(dir));
+             CpuBackend whole = new CpuBackend(m.config(), m.weights(), config(4, 8, 32, 1, 2));
+             CpuBackend paged = new CpuBackend(m.config(), m.weights(),
+                     new CpuBackendConfig(4, 8, 32, 1, 64, 8, GgmlType.F32, 2, true, true))) {
+            float[][] want = prefill(whole, ids, consecutive(7));
+            assertThat(paged.pagesLogits()).isTrue();
+            ForwardBatch b = new ForwardBatch(ids.length, 1, 7);
+            System.arraycopy(consecutive(7), 0, b.blockTables[0], 0, 7);
+            b.nSeqs = 1;
+            b.contextLens[0] = ids.length;
+            for (int i = 0; i < ids.length; i++) b.addToken(0, ids[i], i, true);
+            Logits first = paged.forward(b);
+            assertThat(first.count()).isEqualTo(8);
+            for (int r = 0; r < 8; r++) assertThat(first.copyRow(r)).as("row %d", r).containsExactly(want[r]);
+            for (int from = 8; from < ids.length; from += 8) {
+                Logits page = paged.logitsPage(b, from);
+                assertThat(page.count()).isEqualTo(Math.min(8, ids.length - from));
+                for (int r = 0; r < page.count(); r++) assertThat(page.copyRow(r)).as("row %d", from + r).containsExactly(want[from + r]);
+            }
+        }
+    }
+
+    @Test
     void nonContiguousBlockTableGivesSameLogits() throws Exception {
         TinyModel tiny = TinyModel.llama(6);
         int[] ids = randomIds(15, tiny.vocab, 12);

@@ -1,0 +1,45 @@
+package dev.tokenmill.spark;
+
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+
+import java.util.Map;
+
+/**
+ * The plain Java entry points: run a model over a DataFrame, or get the {@code mapPartitions} function and its
+ * output schema to use in a pipeline of your own.
+ *
+ * <pre>{@code
+ * Dataset<Row> out = Tokenmill.generate(prompts, Map.of("model", "hdfs:///models/qwen.gguf", "maxTokens", "64"));
+ * // or
+ * var f = Tokenmill.partitionFunction(prompts.schema(), options);
+ * Dataset<Row> out = prompts.mapPartitions(f, Encoders.row(Tokenmill.outputSchema(prompts.schema(), options)));
+ * }</pre>
+ */
+public final class Tokenmill {
+    private Tokenmill() {}
+
+    /** The input columns plus the result struct, lazily, in input order; progress goes to named accumulators. */
+    public static Dataset<Row> generate(Dataset<?> input, Map<String, String> options) {
+        Dataset<Row> df = input.toDF();
+        TokenmillOptions o = TokenmillOptions.parse(options);
+        PromptPlan plan = new PromptPlan(df.schema(), o);
+        StructType out = RowResult.outputSchema(df.schema(), o.resultColumn(), plan.wantsLogprobs());
+        TokenmillMetrics metrics = TokenmillMetrics.register(df.sparkSession().sparkContext());
+        return df.mapPartitions(new RowPartitionFunction(plan, metrics), Encoders.row(out));
+    }
+
+    /** The operator for {@code mapPartitions} over rows of {@code inputSchema}; validates the options now. */
+    public static MapPartitionsFunction<Row, Row> partitionFunction(StructType inputSchema, Map<String, String> options) {
+        return new RowPartitionFunction(new PromptPlan(inputSchema, TokenmillOptions.parse(options)), null);
+    }
+
+    /** The schema of {@link #partitionFunction}'s rows. */
+    public static StructType outputSchema(StructType inputSchema, Map<String, String> options) {
+        TokenmillOptions o = TokenmillOptions.parse(options);
+        return RowResult.outputSchema(inputSchema, o.resultColumn(), new PromptPlan(inputSchema, o).wantsLogprobs());
+    }
+}
