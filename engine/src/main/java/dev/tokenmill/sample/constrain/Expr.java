@@ -2,7 +2,6 @@ package dev.tokenmill.sample.constrain;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -178,10 +177,5 @@ sealed interface Expr {
         List<Expr> items = new ArrayList<>(a.length);
         for (int i = 0; i < a.length; i++) items.add(byteRange(a[i] & 0xff, b[i] & 0xff));
         out.add(seq(items));
-    }
-
-    /** Whether two byte sets are equal (records compare arrays by identity). */
-    static boolean sameBits(long[] a, long[] b) {
-        return Arrays.equals(a, b);
     }
 }

@@ -32,8 +32,6 @@ final class Grammar {
         return (classes[cls * 4 + (b >>> 6)] & (1L << (b & 63))) != 0;
     }
 
-    int numRules() { return alts.length; }
-
     /** Named rules of {@link Expr}s, lowered to a {@link Grammar} by {@link #build}. */
     static final class Builder {
         private final Map<String, Expr> defined = new LinkedHashMap<>();
