@@ -10,6 +10,9 @@ import dev.tokenmill.sched.Scheduler;
 import dev.tokenmill.sched.SchedulerConfig;
 import dev.tokenmill.sched.Sequence;
 import dev.tokenmill.sched.SequenceParams;
+import dev.tokenmill.sample.constrain.CompiledConstraint;
+import dev.tokenmill.sample.constrain.Constraint;
+import dev.tokenmill.sample.constrain.ConstraintCache;
 import dev.tokenmill.tokenizer.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,6 +65,7 @@ public final class Engine implements AutoCloseable {
     private final EngineLoop loop;
     private final Thread loopThread;
     private final Semaphore permits;
+    private final ConstraintCache constraints;               // null without a tokenizer
     private final java.util.concurrent.atomic.AtomicBoolean closedOnce = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
@@ -102,6 +106,7 @@ public final class Engine implements AutoCloseable {
         this.kvBytes = kvBytes;
         this.endOfGenerationIds = endOfGenerationIds(tokenizer, model.config().vocabSize());
         this.permits = new Semaphore(config.maxQueuedRequests());
+        this.constraints = tokenizer == null ? null : new ConstraintCache(tokenizer, model.config().vocabSize());
         this.loop = new EngineLoop(new Scheduler(schedulerConfig), backend, tokenizer, model.config().vocabSize(),
                 backend.maxLogitRows(), config.threads(), permits);
         this.loopThread = Thread.ofPlatform().name("tokenmill-engine").daemon().unstarted(() -> {
@@ -172,6 +177,7 @@ public final class Engine implements AutoCloseable {
      */
     public CompletableFuture<Result> submit(Request request) {
         if (request == null) throw new IllegalArgumentException("request must not be null");
+        if (isChoice(request)) return submitChoice(request);
         Prepared p = prepare(request);
         if (p.failed != null) return p.failed;
         acquire(1);
@@ -187,6 +193,7 @@ public final class Engine implements AutoCloseable {
     public Optional<CompletableFuture<Result>> trySubmit(Request request, Duration timeout) {
         if (request == null) throw new IllegalArgumentException("request must not be null");
         if (timeout == null) throw new IllegalArgumentException("timeout must not be null");
+        if (isChoice(request)) return Optional.of(submitChoice(request));
         Prepared p = prepare(request);
         if (p.failed != null) return Optional.of(p.failed);
         try {
@@ -262,6 +269,12 @@ public final class Engine implements AutoCloseable {
         List<RequestState> good = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
             Request r = requests.get(i);
+            if (r != null && isChoice(r)) {
+                CompletableFuture<Result> f = submitChoice(r);
+                hook.accept(f);
+                futures.add(f);
+                continue;
+            }
             Prepared p = r == null ? new Prepared(null, failedFuture("#" + i, "request " + i + " of the list is null"))
                     : prepare(r);
             CompletableFuture<Result> f = p.failed != null ? p.failed : p.state.future;
@@ -350,6 +363,35 @@ public final class Engine implements AutoCloseable {
         long now = System.nanoTime();
         request.validate();
         int vocab = model.config().vocabSize();
+        int[] ids = promptIds(request);
+        var sampling = request.sampling();
+        if (!sampling.stopStrings().isEmpty()) requireTokenizer(request, "stop strings");
+        for (int id : sampling.stopTokenIds()) {
+            if (id >= vocab) {
+                throw new RequestException("request " + request.id() + ": stop token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        if (ids.length > schedulerConfig.maxContextLen() && !request.truncateLeft()) {
+            throw new RequestException("request " + request.id() + ": the prompt has " + ids.length + " tokens, more than the "
+                    + schedulerConfig.maxContextLen() + " the engine can hold (maxModelLen / KV cache); shorten it or ask for truncateLeft");
+        }
+        CompiledConstraint compiled = null;
+        if (sampling.constraint() != null) {
+            requireTokenizer(request, "a " + sampling.constraint().kind() + " constraint");
+            compiled = constraints.compile(sampling.constraint());
+        }
+        int[] stopIds = stopTokenIds(request);
+        boolean sinkRows = request.promptLogits() != null && request.promptLogitsFrom() < ids.length - 1;
+        SequenceParams params = new SequenceParams(sampling.maxTokens(), request.minTokens(), stopIds,
+                request.truncateLeft(), request.wantsPromptLogprobs() || sinkRows);
+        Sequence seq = new Sequence(request.id(), ids, params);
+        if (!request.wantsPromptLogprobs() && sinkRows) seq.skipPromptLogitsBefore(request.promptLogitsFrom());
+        return new RequestState(request, seq, stopIds, tokenizer, now, loop, compiled);
+    }
+
+    /** The prompt as token ids: text tokenized, chat messages rendered, ids checked against the vocabulary. */
+    private int[] promptIds(Request request) {
+        int vocab = model.config().vocabSize();
         int[] ids;
         if (request.prompt() != null) {
             ids = requireTokenizer(request, "prompt text").encode(request.prompt(), true, true);
@@ -366,24 +408,31 @@ public final class Engine implements AutoCloseable {
                 }
             }
         }
-        var sampling = request.sampling();
-        if (!sampling.stopStrings().isEmpty()) requireTokenizer(request, "stop strings");
-        for (int id : sampling.stopTokenIds()) {
-            if (id >= vocab) {
-                throw new RequestException("request " + request.id() + ": stop token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-            }
+        return ids;
+    }
+
+    private static boolean isChoice(Request request) {
+        return request.sampling() != null && request.sampling().constraint() instanceof Constraint.Choice;
+    }
+
+    /**
+     * A choice request: one scoring request per choice (the prompt followed by the choice's tokens, sharing the
+     * prompt's KV through the prefix cache), combined into one result by {@link ChoiceScorer}.
+     */
+    private CompletableFuture<Result> submitChoice(Request request) {
+        ChoiceScorer scorer;
+        try {
+            request.validate();
+            scorer = new ChoiceScorer(request, promptIds(request), requireTokenizer(request, "a choice constraint"));
+        } catch (RuntimeException e) {
+            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!msg.contains(request.id())) msg = "request " + request.id() + ": " + msg;
+            return failedFuture(request.id(), msg);
         }
-        if (ids.length > schedulerConfig.maxContextLen() && !request.truncateLeft()) {
-            throw new RequestException("request " + request.id() + ": the prompt has " + ids.length + " tokens, more than the "
-                    + schedulerConfig.maxContextLen() + " the engine can hold (maxModelLen / KV cache); shorten it or ask for truncateLeft");
-        }
-        int[] stopIds = stopTokenIds(request);
-        boolean sinkRows = request.promptLogits() != null && request.promptLogitsFrom() < ids.length - 1;
-        SequenceParams params = new SequenceParams(sampling.maxTokens(), request.minTokens(), stopIds,
-                request.truncateLeft(), request.wantsPromptLogprobs() || sinkRows);
-        Sequence seq = new Sequence(request.id(), ids, params);
-        if (!request.wantsPromptLogprobs() && sinkRows) seq.skipPromptLogitsBefore(request.promptLogitsFrom());
-        return new RequestState(request, seq, stopIds, tokenizer, now, loop);
+        List<CompletableFuture<Result>> parts = new ArrayList<>();
+        for (Request r : scorer.requests()) parts.add(submit(r));
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+                .thenApply(v -> scorer.combine(parts.stream().map(CompletableFuture::join).toList()));
     }
 
     private int[] stopTokenIds(Request request) {

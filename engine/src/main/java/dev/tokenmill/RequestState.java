@@ -7,6 +7,8 @@ import dev.tokenmill.sample.Sampler;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.StopMatcher;
 import dev.tokenmill.sample.TokenHistory;
+import dev.tokenmill.sample.constrain.CompiledConstraint;
+import dev.tokenmill.sample.constrain.ConstraintProcessor;
 import dev.tokenmill.sched.Sequence;
 import dev.tokenmill.sched.StopCondition;
 import dev.tokenmill.tokenizer.StreamingDecoder;
@@ -38,6 +40,8 @@ final class RequestState implements StopCondition, TokenHistory {
     private final SamplingParams params;
     private final int[] stopIds;
     private final boolean argmaxOnly;        // greedy, no penalties, no processors: no Sampler needed
+    private final CompiledConstraint constraint; // structured output, or null
+    private ConstraintProcessor constrained;     // the constraint's processor of this sequence, made with the sampler
     private Sampler sampler;
     private final StreamingDecoder decoder;  // non-null only with stop strings
     private final StopMatcher stops;
@@ -67,7 +71,13 @@ final class RequestState implements StopCondition, TokenHistory {
     }
 
     RequestState(Request request, Sequence seq, int[] stopIds, Tokenizer tokenizer, long submitNanos, EngineLoop loop) {
+        this(request, seq, stopIds, tokenizer, submitNanos, loop, null);
+    }
+
+    RequestState(Request request, Sequence seq, int[] stopIds, Tokenizer tokenizer, long submitNanos, EngineLoop loop,
+                 CompiledConstraint constraint) {
         this.request = request;
+        this.constraint = constraint;
         this.seq = seq;
         this.params = request.sampling();
         this.stopIds = stopIds;
@@ -75,7 +85,7 @@ final class RequestState implements StopCondition, TokenHistory {
         this.deadlineNanos = request.timeout() == null ? Long.MAX_VALUE
                 : submitNanos + Math.min(request.timeout().toNanos(), Long.MAX_VALUE / 4);
         this.argmaxOnly = params.isGreedy() && !params.hasPenalties() && request.processors().isEmpty()
-                && request.minTokens() == 0;
+                && request.minTokens() == 0 && constraint == null;
         boolean stopStrings = !params.stopStrings().isEmpty();
         this.decoder = stopStrings ? tokenizer.newStreamingDecoder() : null;
         this.stops = stopStrings ? new StopMatcher(params.stopStrings()) : null;
@@ -148,6 +158,11 @@ final class RequestState implements StopCondition, TokenHistory {
                     if (p == null) throw new IllegalStateException("a logits processor factory returned null");
                     processors.add(p);
                 }
+                if (constraint != null) {
+                    // last, so that no processor can give back a token the constraint masked
+                    constrained = constraint.newProcessor(stopIds);
+                    processors.add(constrained);
+                }
                 sampler = new Sampler(params, vocab, processors);
                 if (params.hasPenalties()) for (int i = 0; i < seq.numTokens(); i++) sampler.accept(seq.tokenAt(i));
                 for (int i = 0; i < seq.numGeneratedTokens(); i++) sampler.acceptGenerated(get(i)); // resumed after preemption
@@ -194,6 +209,7 @@ final class RequestState implements StopCondition, TokenHistory {
         lastTokenNanos = now;
         int generated = s.numGeneratedTokens();
         if (generated >= request.minTokens() && isStopToken(token)) return FinishReason.STOP;
+        if (constrained != null && constrained.isComplete()) return FinishReason.STOP; // nothing can follow
         if (decoder != null && !stopMatched) {
             try {
                 String piece = decoder.accept(token);
@@ -219,7 +235,15 @@ final class RequestState implements StopCondition, TokenHistory {
         FinishReason reason = forcedReason != null ? forcedReason : seq.finishReason() == null ? FinishReason.ERROR : seq.finishReason();
         String error = failure != null ? failure : seq.errorMessage();
         if (error == null && reason == FinishReason.ERROR) error = "request " + request.id() + " failed";
-        String text = tokenizer == null ? "" : text(tokenizer, generated);
+        String text;
+        boolean incomplete = false;
+        if (constraint != null) {
+            // the bytes the constraint judged (decode() would also clean up spaces, which could break the constraint)
+            text = constrained == null ? "" : constrained.text();
+            incomplete = constrained == null || !constrained.isAccepting();
+        } else {
+            text = tokenizer == null ? "" : text(tokenizer, generated);
+        }
         long scheduled = firstScheduledNanos == 0 ? now : firstScheduledNanos;
         long firstToken = firstTokenNanos == 0 ? scheduled : firstTokenNanos;
         long lastToken = lastTokenNanos == 0 ? firstToken : lastTokenNanos;
@@ -229,7 +253,7 @@ final class RequestState implements StopCondition, TokenHistory {
             prompt = promptLogprobs == null ? List.of() : Arrays.stream(promptLogprobs).takeWhile(t -> t != null).toList();
         }
         return new Result(request.id(), text, generated, reason, seq.numPromptTokens(), generated.length,
-                seq.numCachedPromptTokens(), logprobs, prompt, timings, error);
+                seq.numCachedPromptTokens(), logprobs, prompt, timings, error, incomplete, null);
     }
 
     /** Decoded text without a final stop token, cut before a matched stop string. */

@@ -1,7 +1,10 @@
 package dev.tokenmill;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -21,10 +24,18 @@ import java.util.Objects;
  * @param timings            where the request's time went
  * @param error              why the request failed, when {@code finishReason} is {@link FinishReason#ERROR}, {@link FinishReason#ABORT}
  *                           or {@link FinishReason#TIMEOUT}; else null
+ * @param incomplete         the request had a constraint ({@code SamplingParams.constraint}) and {@code text} does not
+ *                           satisfy it: cut short by {@code maxTokens} (finish reason {@code length}), a deadline, an
+ *                           abort or an error. Never true with finish reason {@code stop}; always false without a
+ *                           constraint
+ * @param choiceProbabilities for a {@code choice} constraint, each choice (in the request's order) and its probability
+ *                           given the prompt (the product of its tokens' conditional probabilities, normalised over the
+ *                           choices); {@code text} is the most probable one. Null otherwise
  */
 public record Result(String id, String text, int[] tokenIds, FinishReason finishReason, int promptTokens,
                      int completionTokens, int cachedPromptTokens, List<TokenLogprobs> logprobs,
-                     List<TokenLogprobs> promptLogprobs, Timings timings, String error) {
+                     List<TokenLogprobs> promptLogprobs, Timings timings, String error, boolean incomplete,
+                     Map<String, Double> choiceProbabilities) {
 
     /** A token and its natural-log probability under the model (raw logits, before penalties and temperature). */
     public record Logprob(int token, double logprob) {}
@@ -53,6 +64,15 @@ public record Result(String id, String text, int[] tokenIds, FinishReason finish
         tokenIds = tokenIds.clone();
         if (logprobs != null) logprobs = List.copyOf(logprobs);
         if (promptLogprobs != null) promptLogprobs = List.copyOf(promptLogprobs);
+        if (choiceProbabilities != null) choiceProbabilities = Collections.unmodifiableMap(new LinkedHashMap<>(choiceProbabilities));
+    }
+
+    /** A result without a constraint (the form before structured output): not incomplete, no choice probabilities. */
+    public Result(String id, String text, int[] tokenIds, FinishReason finishReason, int promptTokens, int completionTokens,
+                  int cachedPromptTokens, List<TokenLogprobs> logprobs, List<TokenLogprobs> promptLogprobs, Timings timings,
+                  String error) {
+        this(id, text, tokenIds, finishReason, promptTokens, completionTokens, cachedPromptTokens, logprobs, promptLogprobs,
+                timings, error, false, null);
     }
 
     /** The generated ids (a copy). */
@@ -71,19 +91,21 @@ public record Result(String id, String text, int[] tokenIds, FinishReason finish
                 && finishReason == r.finishReason && promptTokens == r.promptTokens
                 && completionTokens == r.completionTokens && cachedPromptTokens == r.cachedPromptTokens
                 && Objects.equals(logprobs, r.logprobs) && Objects.equals(promptLogprobs, r.promptLogprobs)
-                && Objects.equals(timings, r.timings) && Objects.equals(error, r.error);
+                && Objects.equals(timings, r.timings) && Objects.equals(error, r.error) && incomplete == r.incomplete
+                && Objects.equals(choiceProbabilities, r.choiceProbabilities);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(id, text, Arrays.hashCode(tokenIds), finishReason, promptTokens, completionTokens,
-                cachedPromptTokens, logprobs, promptLogprobs, timings, error);
+                cachedPromptTokens, logprobs, promptLogprobs, timings, error, incomplete, choiceProbabilities);
     }
 
     @Override
     public String toString() {
         return "Result[id=" + id + ", finishReason=" + finishReason.wireName() + ", tokens=" + Arrays.toString(tokenIds)
                 + ", text=" + text + ", promptTokens=" + promptTokens + ", cachedPromptTokens=" + cachedPromptTokens
+                + (incomplete ? ", incomplete" : "") + (choiceProbabilities == null ? "" : ", choices=" + choiceProbabilities)
                 + (error == null ? "" : ", error=" + error) + "]";
     }
 }

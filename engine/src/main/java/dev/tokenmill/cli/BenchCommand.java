@@ -6,6 +6,8 @@ import dev.tokenmill.Request;
 import dev.tokenmill.Result;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.tokenmill.sample.SamplingParams;
+import dev.tokenmill.sample.constrain.Constraint;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -82,6 +84,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--json-schema", paramLabel = "JSON_OR_FILE",
+            description = "constrain every request (warm-ups included) to JSON valid against this JSON Schema")
+    String jsonSchema;
+
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default ${DEFAULT-VALUE})")
     String device;
 
@@ -100,6 +106,7 @@ final class BenchCommand implements Callable<Integer> {
         check(promptLogprobs == null || (promptLogprobs >= 0 && promptLogprobs <= Request.MAX_LOGPROBS),
                 "--prompt-logprobs must be in [0, " + Request.MAX_LOGPROBS + "], got " + promptLogprobs);
         check(repeat >= 1, "--repeat must be >= 1, got " + repeat);
+        Constraint constraint = jsonSchema == null ? null : new Constraint.JsonSchema(ConstraintOptions.jsonOrFile(jsonSchema, "--json-schema"));
         int n = single ? 1 : prompts;
         int seqs = single ? 1 : maxSeqs != null ? maxSeqs : Math.min(prompts, 256);
         // --single decodes G tokens after the prefill, so it samples G + 1
@@ -123,7 +130,7 @@ final class BenchCommand implements Callable<Integer> {
             Random warm = new Random(seed ^ 0x5DEECE66DL);
             List<Request> warmups = new ArrayList<>();
             for (int i = 0; i < warmup; i++) {
-                warmups.add(request("warmup" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8)));
+                warmups.add(request("warmup" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8), constraint));
             }
             if (!warmups.isEmpty()) engine.generate(warmups);
 
@@ -135,7 +142,7 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) {
                 int[] ids = randomIds(r, promptTokens, lowestId, vocab);
                 System.arraycopy(prefix, 0, ids, 0, sharedPrefix);
-                Request q = request("bench" + i, ids, maxTokens);
+                Request q = request("bench" + i, ids, maxTokens, constraint);
                 requests.add(promptLogprobs == null ? q : q.toBuilder().promptLogprobs(promptLogprobs).build());
             }
             Engine.Stats before = engine.stats();
@@ -144,11 +151,12 @@ final class BenchCommand implements Callable<Integer> {
             double wall = (System.nanoTime() - t0) / 1e9;
             Engine.Stats after = engine.stats();
 
-            long generated = 0, cached = 0;
+            long generated = 0, cached = 0, stopped = 0;
             for (Result res : results) {
                 if (res.isError()) throw new Cli.UserException("request " + res.id() + " failed: " + res.error());
                 generated += res.completionTokens();
                 cached += res.cachedPromptTokens();
+                if (res.finishReason() == dev.tokenmill.FinishReason.STOP) stopped++;
             }
             long prefillTok = after.prefillTokens() - before.prefillTokens();
             long decodeTok = after.decodeTokens() - before.decodeTokens();
@@ -180,6 +188,8 @@ final class BenchCommand implements Callable<Integer> {
             out.put("prefill_tokens", prefillTok);
             out.put("decode_tokens", decodeTok);
             out.put("generated_tokens", generated);
+            out.put("json_schema", constraint != null);
+            out.put("stopped", stopped);
             out.put("cached_prompt_tokens", cached);
             out.put("prefill_tok_s", round(rate(prefillTok, prefillS)));
             out.put("decode_tok_s", round(rate(decodeTok, decodeS)));
@@ -211,8 +221,10 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Request request(String id, int[] ids, int maxTokens) {
-        return Request.tokens(id, ids).greedy(maxTokens).ignoreEos(true).build();
+    /** Greedy, through end-of-generation tokens; with a constraint it still ends when the constrained output is complete. */
+    private static Request request(String id, int[] ids, int maxTokens, Constraint constraint) {
+        return Request.tokens(id, ids).sampling(SamplingParams.builder().temperature(0).maxTokens(maxTokens).constraint(constraint)
+                .buildUnchecked()).ignoreEos(true).build();
     }
 
     private static int[] randomIds(Random r, int n, int lowest, int vocab) {

@@ -7,6 +7,8 @@ import dev.tokenmill.Request;
 import dev.tokenmill.Result;
 import java.util.Arrays;
 import dev.tokenmill.sample.SamplingParams;
+import dev.tokenmill.sample.constrain.Constraint;
+import dev.tokenmill.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,7 +30,9 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code tokenmill generate}: continues one prompt and prints
- * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}.
+ * {@code {"prompt_ids":[...],"token_ids":[...],"text":"...","finish_reason":"length|stop"}}; with a constraint
+ * ({@code --json-schema}, {@code --json-object}, {@code --regex}, {@code --choice}, {@code --grammar}) also
+ * {@code "incomplete"}, and for choices {@code "choice_probabilities"}.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Continue a prompt with the model.", PromptSource.HELP,
@@ -92,22 +96,31 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "compute threads (default: available processors)")
     Integer threads;
 
+    @picocli.CommandLine.Mixin
+    ConstraintOptions constraintOptions = new ConstraintOptions();
+
     @Override
     public Integer call() throws Exception {
         SamplingParams params = SamplingParams.builder().temperature(temperature).seed(seed).topK(topK).topP(topP).minP(minP)
                 .repetitionPenalty(repeatPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
-                .penaltyLastN(repeatLastN).maxTokens(maxTokens).stopStrings(stop).build();
+                .penaltyLastN(repeatLastN).maxTokens(maxTokens).stopStrings(stop)
+                .constraint(constraintOptions.constraint()).build();
         int[] ids;
         int ctx;
+        int longestChoice = 0; // a choice is scored as a continuation of the prompt
         try (Model m = ModelLoader.load(model)) {
             ids = input.ids != null ? input.ids : PromptText.encode(m, PromptSource.read(input.prompt, input.promptFile, System.in));
             ctx = m.config().contextLength();
+            if (params.constraint() instanceof Constraint.Choice c) {
+                Tokenizer t = Tokenizer.fromGguf(m.gguf());
+                for (String choice : c.choices()) longestChoice = Math.max(longestChoice, t.encode(choice, false, false).length);
+            }
         }
         if (ids.length == 0) throw new Cli.UserException("the prompt has no tokens");
         if (ids.length >= ctx) {
             throw new Cli.UserException("the prompt has " + ids.length + " tokens, the model's context is " + ctx);
         }
-        int maxSeqLen = (int) Math.min(ctx, (long) ids.length + maxTokens);
+        int maxSeqLen = (int) Math.min(ctx, (long) ids.length + Math.max(maxTokens, longestChoice + 1));
         float[][] lastLogits = new float[1][];
         Request.Builder rb = Request.tokens("generate", ids).sampling(params);
         if (logitsOut != null) {
@@ -124,6 +137,8 @@ final class GenerateCommand implements Callable<Integer> {
         out.put("token_ids", r.tokenIds());
         out.put("text", r.text());
         out.put("finish_reason", r.finishReason().wireName());
+        if (params.constraint() != null) out.put("incomplete", r.incomplete());
+        if (r.choiceProbabilities() != null) out.put("choice_probabilities", r.choiceProbabilities());
         Cli.printJson(spec.commandLine().getOut(), out);
         return 0;
     }

@@ -1,5 +1,7 @@
 package dev.tokenmill.sample;
 
+import dev.tokenmill.sample.constrain.Constraint;
+
 import java.util.List;
 
 /**
@@ -10,6 +12,14 @@ import java.util.List;
  * A {@code seed} of {@link #RANDOM_SEED} draws a fresh seed; any other seed makes the choice reproducible.
  * Generation ends after {@code maxTokens} tokens, at an end-of-generation token, at one of {@code stopTokenIds},
  * or when the text contains one of {@code stopStrings} (which is cut off).
+ *
+ * <p>{@code constraint} (null for none) is structured output: a JSON Schema, any JSON object, a regex, a list of
+ * choices or a GBNF grammar (see {@link Constraint}). Tokens that would leave it are masked before sampling (after the
+ * penalties and the request's own logits processors), end-of-generation tokens are allowed only where the text is
+ * complete, and generation stops by itself when nothing can follow. When the finish reason is {@code stop} the text
+ * satisfies the constraint; when {@code maxTokens} cuts it short the finish reason is {@code length} and
+ * {@code Result.incomplete()} says so. A {@code choice} is scored, not sampled (see {@link Constraint.Choice}). Stop
+ * strings cannot be combined with a constraint.
  */
 public record SamplingParams(
         float temperature,
@@ -23,9 +33,18 @@ public record SamplingParams(
         long seed,
         int maxTokens,
         List<String> stopStrings,
-        List<Integer> stopTokenIds) {
+        List<Integer> stopTokenIds,
+        Constraint constraint) {
 
     public static final long RANDOM_SEED = -1;
+
+    /** Without a constraint (the form before structured output). */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, float presencePenalty,
+                          float frequencyPenalty, int penaltyLastN, long seed, int maxTokens, List<String> stopStrings,
+                          List<Integer> stopTokenIds) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, penaltyLastN, seed,
+                maxTokens, stopStrings, stopTokenIds, null);
+    }
 
     /**
      * Normalises null lists to empty ones and copies them; values are not checked here, so that a request built from a
@@ -49,6 +68,14 @@ public record SamplingParams(
         require(maxTokens >= 1, "maxTokens must be >= 1, got " + maxTokens);
         for (String s : stopStrings) require(s != null && !s.isEmpty(), "stop strings must not be null or empty");
         for (Integer id : stopTokenIds) require(id != null && id >= 0, "stop token ids must be >= 0, got " + id);
+        if (constraint != null) {
+            require(stopStrings.isEmpty(), "stop strings cannot be combined with a " + constraint.kind() + " constraint");
+            if (constraint instanceof Constraint.Choice c) {
+                require(!c.choices().isEmpty(), "choice needs at least one string");
+                require(c.choices().stream().allMatch(x -> x != null && !x.isEmpty()), "choices must not be null or empty");
+                require(new java.util.HashSet<>(c.choices()).size() == c.choices().size(), "choices must be distinct");
+            }
+        }
         return this;
     }
 
@@ -77,7 +104,7 @@ public record SamplingParams(
     public Builder toBuilder() {
         return new Builder().temperature(temperature).topK(topK).topP(topP).minP(minP).repetitionPenalty(repetitionPenalty)
                 .presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty).penaltyLastN(penaltyLastN).seed(seed)
-                .maxTokens(maxTokens).stopStrings(stopStrings).stopTokenIds(stopTokenIds);
+                .maxTokens(maxTokens).stopStrings(stopStrings).stopTokenIds(stopTokenIds).constraint(constraint);
     }
 
     private static void require(boolean ok, String message) {
@@ -98,6 +125,7 @@ public record SamplingParams(
         private int maxTokens = 256;
         private List<String> stopStrings = List.of();
         private List<Integer> stopTokenIds = List.of();
+        private Constraint constraint;
 
         private Builder() {}
 
@@ -113,6 +141,18 @@ public record SamplingParams(
         public Builder maxTokens(int v) { maxTokens = v; return this; }
         public Builder stopStrings(List<String> v) { stopStrings = v; return this; }
         public Builder stopTokenIds(List<Integer> v) { stopTokenIds = v; return this; }
+        /** Structured output (null for none); the shorthands below set one kind. */
+        public Builder constraint(Constraint v) { constraint = v; return this; }
+        /** Output one JSON value valid against this JSON Schema (its JSON text). */
+        public Builder jsonSchema(String schema) { return constraint(new Constraint.JsonSchema(schema)); }
+        /** Output any JSON object. */
+        public Builder jsonObject() { return constraint(new Constraint.JsonObject()); }
+        /** Output text the regular expression matches as a whole. */
+        public Builder regex(String pattern) { return constraint(new Constraint.Regex(pattern)); }
+        /** Output one of these strings, chosen by scoring (the result holds every choice's probability). */
+        public Builder choice(List<String> choices) { return constraint(new Constraint.Choice(choices)); }
+        /** Output text a GBNF grammar (llama.cpp's format, start rule {@code root}) accepts. */
+        public Builder grammar(String gbnf) { return constraint(new Constraint.Grammar(gbnf)); }
 
         /** Builds and {@link SamplingParams#validate() validates}; {@link #buildUnchecked()} leaves that to the engine. */
         public SamplingParams build() {
@@ -122,7 +162,7 @@ public record SamplingParams(
         /** Builds without checking values: a request carrying them fails alone when submitted (per-row options). */
         public SamplingParams buildUnchecked() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                    penaltyLastN, seed, maxTokens, stopStrings, stopTokenIds);
+                    penaltyLastN, seed, maxTokens, stopStrings, stopTokenIds, constraint);
         }
     }
 }

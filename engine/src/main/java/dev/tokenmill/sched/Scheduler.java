@@ -167,7 +167,7 @@ public final class Scheduler {
         //    tight, and re-admitting a sequence just preempted would only recompute it to preempt it again
         while (out.preempted.isEmpty() && budget > 0 && running.size() < config.maxSeqs() && !waiting.isEmpty()) {
             Sequence seq = waiting.peekFirst();
-            int numHits = seq.params().promptLogits() ? 0 : kv.findCachedPrefix(seq.tokenArray(), seq.numTokens() - 1, hits);
+            int numHits = kv.findCachedPrefix(seq.tokenArray(), cacheableTokens(seq), hits);
             int cached = numHits * kv.blockSize();
             if (out.numSeqs > 0 && nextBlockFilledThisStep(seq, cached)) break; // next step it reads that block cached
             int room = kv.maxTokens(seq.blockTable, hits, numHits) - cached;
@@ -321,6 +321,13 @@ public final class Scheduler {
         running.add(lo, seq);
     }
 
+    /** Tokens of {@code seq} that may come from the prefix cache. */
+    private static int cacheableTokens(Sequence seq) {
+        // the last token is always computed (its logits are sampled), and so is every prompt row still owed logits
+        int n = seq.numTokens() - 1;
+        return seq.params().promptLogits() ? Math.min(n, seq.nextPromptLogitPosition) : n;
+    }
+
     /**
      * Whether a sequence planned in this step fills, during this step, the block of {@code seq}'s prompt that follows
      * its {@code cached} cached tokens (same tokens from position 0). Admitting {@code seq} one step later then reads
@@ -329,7 +336,7 @@ public final class Scheduler {
      */
     private boolean nextBlockFilledThisStep(Sequence seq, int cached) {
         int end = cached + kv.blockSize();
-        if (!kv.prefixCaching() || seq.params().promptLogits() || end > seq.numTokens() - 1) return false;
+        if (!kv.prefixCaching() || end > cacheableTokens(seq)) return false;
         for (int i = 0; i < out.numSeqs; i++) {
             Sequence p = out.seqs[i];
             if (p.numComputedTokens >= end || p.numComputedTokens + p.numScheduledTokens < end) continue;

@@ -275,6 +275,16 @@ final class GgufTokenizer implements Tokenizer {
     }
 
     @Override
+    public boolean isControl(int id) {
+        return (vocab.attr(checkId(id)) & RENDERED_SPECIAL) != 0;
+    }
+
+    @Override
+    public boolean decodeDropsLeadingSpace() {
+        return vocab.addSpacePrefix;
+    }
+
+    @Override
     public int vocabSize() {
         return vocab.size();
     }

@@ -54,6 +54,19 @@ public interface Tokenizer {
 
     int vocabSize();
 
+    /**
+     * Whether a token is a control or unknown token ({@code <s>}, {@code </s>}, {@code <|im_start|>}, ...): never
+     * ordinary text, though {@link #tokenBytes} renders it. Constrained decoding never emits one as text.
+     */
+    default boolean isControl(int id) {
+        return false;
+    }
+
+    /** Whether {@link #decode} drops a leading space of the first piece (SentencePiece with a space prefix). */
+    default boolean decodeDropsLeadingSpace() {
+        return false;
+    }
+
     /** Beginning-of-sequence id, or -1 if the vocabulary has none. */
     int bos();
 

@@ -85,6 +85,11 @@ public final class TinyModel {
         return new TinyModel(Architecture.LLAMA, 32, 2, 4, 2, 8, 48, 64, 4, 10000f, 1e-5f, false, GgmlType.F32, seed);
     }
 
+    /** The {@link #llama} shape with a vocabulary of {@code vocab} tokens (for tests that bring their own tokenizer). */
+    public static TinyModel llamaWithVocab(long seed, int vocab) {
+        return new TinyModel(Architecture.LLAMA, 32, 2, 4, 2, 8, 48, vocab, 4, 10000f, 1e-5f, false, GgmlType.F32, seed);
+    }
+
     /** Qwen2 with q/k/v biases, NEOX rope, tied embeddings. */
     public static TinyModel qwen2(long seed) {
         return new TinyModel(Architecture.QWEN2, 32, 2, 4, 1, 8, 40, 80, 8, 1e6f, 1e-6f, true, GgmlType.F32, seed);
