@@ -7,6 +7,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import scala.Tuple2;
@@ -26,6 +27,8 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.floor;
+import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.pmod;
@@ -36,8 +39,8 @@ import static org.apache.spark.sql.functions.xxhash64;
 /**
  * Which task runs which row. Each row gets an estimated token count (prompt characters / 4 + {@code maxTokens}) and a
  * prefix key (the first {@value #PREFIX_CHARS} characters of its rendered prompt, system prompt included). Rows of one
- * prefix key are packed into as few partitions as their tokens allow (split by id hash only when a key holds more
- * than one partition's share), so the executor's prefix cache serves the shared prefix; the pieces are then packed
+ * prefix key are packed into as few partitions as their tokens allow (split into equal slices only when a key holds
+ * more than one partition's share), so the executor's prefix cache serves the shared prefix; the pieces are then packed
  * into partitions by estimated tokens, largest first into the lightest, so that no task is a straggler. Partitions
  * are grouped into waves of about {@code commitRows} rows; each wave is written and committed on its own, which is
  * what {@code --resume} builds on.
@@ -116,7 +119,8 @@ final class PartitionPlan {
         List<Row> sliceRows = new ArrayList<>();
         for (Row k : keys) {
             long n = k.getLong(2);
-            int slices = (int) Math.max(1, Math.min(n, Math.ceil(k.getLong(1) / target)));
+            // a key 2% over two shares is two slices, not three small ones that leave a partition half empty
+            int slices = (int) Math.max(1, Math.min(n, Math.ceil(k.getLong(1) / target - 0.02)));
             sliceRows.add(RowFactory.create(k.getString(0), slices));
             for (int s = 0; s < slices; s++) pieces.add(new Piece(k.getString(0), s, slices, (double) k.getLong(1) / slices));
         }
@@ -135,8 +139,22 @@ final class PartitionPlan {
         StructType partSchema = new StructType().add(PREFIX, DataTypes.StringType).add(SLICE, DataTypes.IntegerType).add(PART, DataTypes.IntegerType);
         return annotated
                 .join(broadcast(spark.createDataFrame(sliceRows, sliceSchema)), PREFIX)
-                .withColumn(SLICE, pmod(xxhash64(col(idColumn)), col(SLICES)).cast("int"))
+                .withColumn(SLICE, slice(keys, idColumn))
                 .join(broadcast(spark.createDataFrame(partRows, partSchema)), scala.jdk.javaapi.CollectionConverters.asScala(List.of(PREFIX, SLICE)).toSeq());
+    }
+
+    /** Beyond this many rows in one prefix key its slices are cut by id hash rather than by rank (one task ranks a key). */
+    static final long MAX_RANKED_KEY = 1_000_000;
+
+    /**
+     * The slice of a row within its prefix key: by rank of id (equal slices, for keys up to {@link #MAX_RANKED_KEY}
+     * rows), else by id hash (equal in expectation).
+     */
+    private static Column slice(List<Row> keys, String idColumn) {
+        long largest = keys.stream().mapToLong(r -> r.getLong(2)).max().orElse(0);
+        if (largest > MAX_RANKED_KEY) return pmod(xxhash64(col(idColumn)), col(SLICES)).cast("int");
+        var byKey = Window.partitionBy(col(PREFIX)).orderBy(col(idColumn));
+        return floor(row_number().over(byKey).minus(1).multiply(col(SLICES)).divide(count(lit(1)).over(Window.partitionBy(col(PREFIX))))).cast("int");
     }
 
     /** The rows of one wave, partition i of the wave holding exactly the rows planned for it. */
