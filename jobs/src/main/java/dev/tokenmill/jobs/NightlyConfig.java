@@ -2,6 +2,8 @@ package dev.tokenmill.jobs;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import org.apache.hadoop.conf.Configuration;
@@ -66,9 +68,18 @@ public record NightlyConfig(String model, Input input, String key, String task, 
         Path p = new Path(path);
         try (InputStream in = p.getFileSystem(hadoopConf).open(p)) {
             ObjectMapper mapper = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-            return mapper.readValue(in, NightlyConfig.class);
+            JsonNode tree = mapper.readTree(in);
+            if (tree == null || !tree.isObject()) throw new JobException("expected a map of config keys");
+            // unknown keys first: a record is built before Jackson would complain about them
+            var known = java.util.Arrays.stream(NightlyConfig.class.getRecordComponents()).map(c -> c.getName()).toList();
+            tree.fieldNames().forEachRemaining(k -> {
+                if (!known.contains(k)) throw new JobException("unknown config key '" + k + "' (known: " + String.join(", ", known) + ")");
+            });
+            return mapper.treeToValue(tree, NightlyConfig.class);
         } catch (JobException e) {
             throw new JobException(path + ": " + e.getMessage());
+        } catch (ValueInstantiationException e) {
+            throw new JobException(path + ": " + (e.getCause() instanceof JobException j ? j.getMessage() : e.getOriginalMessage()), e);
         } catch (IOException e) {
             throw new JobException(path + ": " + e.getMessage().lines().findFirst().orElse("unreadable"), e);
         }
