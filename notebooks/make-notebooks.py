@@ -154,14 +154,16 @@ Point noCache = measure("shared prefix, no prefix cache", EngineConfig.builder()
 Point cache = measure("shared prefix, prefix cache", EngineConfig.builder().threads(2).maxSeqs(64).build(), withShared);
 for (Point p : List.of(noCache, cache)) System.out.printf("%-32s %,8.0f generated tok/s, %,d prompt tokens from the cache%n", p.label(), p.tokPerS(), p.cached());''',
 '''import org.knowm.xchart.*;
-import org.knowm.xchart.style.Styler;
 XYChart batch = new XYChartBuilder().width(520).height(340).title("Decode throughput vs batch size (stories260K, 2 threads)")
         .xAxisTitle("maxSeqs (sequences decoded together)").yAxisTitle("generated tokens/s").build();
-batch.getStyler().setXAxisLogarithmic(true).setLegendVisible(false).setMarkerSize(7);
+batch.getStyler().setXAxisLogarithmic(true);
+batch.getStyler().setLegendVisible(false);
+batch.getStyler().setMarkerSize(7);
 batch.addSeries("tok/s", batchSizes.stream().map(Integer::doubleValue).toList(), tokPerS);
 CategoryChart prefix = new CategoryChartBuilder().width(420).height(340).title("64 prompts sharing a long prefix")
         .yAxisTitle("generated tokens/s").build();
-prefix.getStyler().setLegendVisible(false).setYAxisMin(0.0);
+prefix.getStyler().setLegendVisible(false);
+prefix.getStyler().setYAxisMin(0.0);
 prefix.addSeries("tok/s", List.of("no prefix cache", "prefix cache"), List.of(noCache.tokPerS(), cache.tokPerS()));
 display(BitmapEncoder.getBufferedImage(batch));
 display(BitmapEncoder.getBufferedImage(prefix));''',
