@@ -41,6 +41,29 @@ class NotebooksTest {
         return notebooks.stream().map(nb -> DynamicTest.dynamicTest(nb.getFileName().toString(), () -> execute(base, nb, out)));
     }
 
+    /** The committed notebooks' cells are what make-notebooks.py writes (their outputs are then fresh up to that run). */
+    @org.junit.jupiter.api.Test
+    void committedNotebooksHoldTheCellsOfMakeNotebooks() throws Exception {
+        Path base = Path.of(System.getProperty("tokenmill.basedir", ".")).toAbsolutePath();
+        Path python = Path.of("/usr/bin/python3");
+        Assumptions.assumeTrue(Files.isExecutable(NBCONVERT), "Jupyter (nbformat) not installed");
+        Path fresh = Files.createDirectories(base.resolve("target/fresh-cells"));
+        Process p = new ProcessBuilder(python.toString(), base.resolve("make-notebooks.py").toString()).directory(fresh.toFile())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(log).isZero();
+        String compare = "import json,sys\n"
+                + "src=lambda f:[(c['cell_type'],''.join(c['source'])) for c in json.load(open(f))['cells']]\n"
+                + "sys.exit(0 if src(sys.argv[1])==src(sys.argv[2]) else 1)";
+        try (var files = Files.list(fresh)) {
+            for (Path made : files.filter(f -> f.toString().endsWith(".ipynb")).toList()) {
+                Path committed = base.resolve(made.getFileName());
+                Process c = new ProcessBuilder(python.toString(), "-c", compare, made.toString(), committed.toString()).inheritIO().start();
+                assertThat(c.waitFor()).as("%s differs from what make-notebooks.py writes: rerun it and notebooks/run-notebooks.sh", committed).isZero();
+            }
+        }
+    }
+
     private static void execute(Path base, Path notebook, Path out) throws Exception {
         Path log = out.resolve(notebook.getFileName() + ".log");
         ProcessBuilder pb = new ProcessBuilder(NBCONVERT.toString(), "--to", "notebook", "--execute",
