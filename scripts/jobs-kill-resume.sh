@@ -23,4 +23,4 @@ echo "killed the job JVM ($pid) at: $(grep -E '%\)' "$work/run1.log" | tail -1)"
 ./tokenmill run-job "${args[@]}" --resume | tee "$work/run2.log"
 source scripts/find-jdk.sh
 duckdb="$(find ~/.m2/repository/org/duckdb/duckdb_jdbc -name 'duckdb_jdbc-*.jar' | head -1)"
-"$(tokenmill_find_jdk)/bin/java" -cp "$duckdb" scripts/jobs/CountIds.java "$work/out"
+"$(tokenmill_find_jdk)/bin/java" --enable-native-access=ALL-UNNAMED -cp "$duckdb" scripts/jobs/CountIds.java "$work/out"
