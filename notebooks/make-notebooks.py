@@ -154,7 +154,7 @@ Point noCache = measure("shared prefix, no prefix cache", EngineConfig.builder()
 Point cache = measure("shared prefix, prefix cache", EngineConfig.builder().threads(2).maxSeqs(64).build(), withShared);
 for (Point p : List.of(noCache, cache)) System.out.printf("%-32s %,8.0f generated tok/s, %,d prompt tokens from the cache%n", p.label(), p.tokPerS(), p.cached());''',
 '''import org.knowm.xchart.*;
-XYChart batch = new XYChartBuilder().width(520).height(340).title("Decode throughput vs batch size (stories260K, 2 threads)")
+XYChart batch = new XYChartBuilder().width(560).height(340).title("Throughput vs batch size (stories260K, 2 threads)")
         .xAxisTitle("maxSeqs (sequences decoded together)").yAxisTitle("generated tokens/s").build();
 batch.getStyler().setXAxisLogarithmic(true);
 batch.getStyler().setLegendVisible(false);
