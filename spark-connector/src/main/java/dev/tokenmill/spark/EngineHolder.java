@@ -93,7 +93,7 @@ public final class EngineHolder {
     }
 
     /** The shared engine for these options, opened on first use. */
-    static Lease acquire(TokenmillOptions o) throws IOException {
+    public static Lease acquire(TokenmillOptions o) throws IOException {
         Path local = ModelCache.localFile(o.model(), o.modelCacheDir(), hadoopConf());
         String fingerprint = ModelCache.fingerprint(local);
         EngineConfig config = o.engineConfig(defaultThreads());
