@@ -101,6 +101,16 @@ public record EngineConfig(int maxBatchTokens, int maxSeqs, long kvCacheBytes, K
         return builder().build();
     }
 
+    /**
+     * One sequence of up to {@code maxModelLen} tokens with llama.cpp's reference setup (F32 KV cache, no prefix
+     * cache), as scoring, evaluation and the single-prompt commands use it: their numbers are compared with
+     * llama.cpp's. Set {@code threads} and anything else on the returned builder.
+     */
+    public static Builder singleSequence(int maxModelLen) {
+        return builder().maxSeqs(1).maxBatchTokens(Math.min(512, Math.max(1, maxModelLen))).blockSize(16)
+                .kvType(KvType.F32).maxModelLen(maxModelLen).prefixCaching(false);
+    }
+
     public Builder toBuilder() {
         return new Builder().maxBatchTokens(maxBatchTokens).maxSeqs(maxSeqs).kvCacheBytes(kvCacheBytes).kvType(kvType)
                 .blockSize(blockSize).threads(threads).prefixCaching(prefixCaching).maxModelLen(maxModelLen).device(device)

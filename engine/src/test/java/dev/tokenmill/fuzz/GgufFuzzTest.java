@@ -164,8 +164,7 @@ class GgufFuzzTest {
         }
         if (ctx < 2) return Outcome.RAN; // nothing to run: a context this short holds no next-token prediction
         if (ids.length > ctx) ids = java.util.Arrays.copyOf(ids, ctx);
-        try (Engine engine = Engine.open(p, EngineConfig.builder().maxSeqs(1).maxBatchTokens(64).blockSize(16).threads(1)
-                .kvType(EngineConfig.KvType.F32).maxModelLen(Math.min(ctx, 64)).prefixCaching(false).build())) {
+        try (Engine engine = Engine.open(p, EngineConfig.singleSequence(Math.min(ctx, 64)).threads(1).build())) {
             Result r = engine.submit(Request.tokens("fuzz", ids).greedy(1).ignoreEos(true).truncateLeft(true).promptLogprobs(0).build()).join();
             if (r.error() != null) {
                 if (r.error().contains("non-finite logits") || r.error().contains("no finite logit")) return Outcome.REFUSED_NON_FINITE;

@@ -58,13 +58,9 @@ final class Evaluator {
         return new Result(ppl, kld);
     }
 
-    /** ln softmax(logits[off..off+n))[target] in double, as {@link KlDivergence} computes the base's: equal models agree exactly. */
+    /** ln softmax(logits[off..off+n))[target], with {@link KlDivergence}'s log-sum-exp: equal models agree exactly. */
     static double logSoftmaxAt(float[] logits, int off, int n, int target) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
-        return logits[off + target] - max - Math.log(sum);
+        return logits[off + target] - KlDivergence.Softmax.of(logits, off, n).logSumExp();
     }
 
     /** The rows of positions {@code [first, first + scored)} of {@code chunk}, copied into {@code out}. */
@@ -80,8 +76,7 @@ final class Evaluator {
 
     /** One sequence of a chunk at a time, with llama.cpp's reference setup (F32 KV cache). */
     private static Engine open(Path model, int nCtx, int threads) throws IOException {
-        return Engine.open(model, EngineConfig.builder().maxSeqs(1).maxBatchTokens(Math.min(nCtx, 512)).blockSize(16)
-                .kvType(EngineConfig.KvType.F32).maxModelLen(nCtx).prefixCaching(false).threads(threads).build());
+        return Engine.open(model, EngineConfig.singleSequence(nCtx).threads(threads).build());
     }
 
     /** The base model must have the model's vocabulary, token for token, or the distributions cannot be compared. */

@@ -75,7 +75,7 @@ final class KlDivergence {
     long count() { return count; }
 
     /** ln of a softmax's normaliser and the first index of the largest logit. */
-    private record Softmax(double logSumExp, int argMax) {
+    record Softmax(double logSumExp, int argMax) {
         static Softmax of(float[] x, int off, int n) {
             float max = x[off];
             int argMax = 0;

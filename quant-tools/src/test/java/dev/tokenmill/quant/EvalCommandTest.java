@@ -62,8 +62,7 @@ class EvalCommandTest {
         double sum = 0, sum2 = 0;
         int count = 0, chunks;
         try (Model m = ModelLoader.load(master);
-             Engine runner = Engine.open(master, EngineConfig.builder().maxSeqs(1).maxBatchTokens(CTX).blockSize(16)
-                     .kvType(EngineConfig.KvType.F32).maxModelLen(CTX).prefixCaching(false).threads(1).build())) {
+             Engine runner = Engine.open(master, EngineConfig.singleSequence(CTX).threads(1).build())) {
             String s = Files.readString(text);
             int[] tokens = Tokenizer.fromGguf(m.gguf()).encode(s.substring(0, s.length() - 1), true, false);
             assertThat(tokens[0]).isEqualTo(1); // BOS
