@@ -181,6 +181,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("shared_prefix", sharedPrefix);
             out.put("prompt_logprobs", promptLogprobs == null ? -1 : promptLogprobs);
             out.put("threads", engine.config().threads());
+            out.put("kernel_path", after.kernelPath());
             out.put("max_seqs", seqs);
             out.put("max_batch_tokens", engine.config().maxBatchTokens());
             out.put("kv_type", engine.config().kvType().name().toLowerCase(Locale.ROOT));

@@ -111,6 +111,16 @@ final class NativeLibrary {
                 LOG.warn("native kernels need AVX2, FMA and F16C, which this CPU lacks; using the Java kernels");
                 return Outcome.unavailable("this CPU lacks AVX2, FMA or F16C");
             }
+            String cap = System.getProperty("tokenmill.isa", "auto").trim().toLowerCase(Locale.ROOT);
+            int wanted = switch (cap) {
+                case "auto", "", "avx512", "avx512vnni" -> 2;
+                case "avx2" -> 1;
+                default -> {
+                    LOG.warn("-Dtokenmill.isa={} is not one of auto, avx2, avx512; ignored", cap);
+                    yield 2;
+                }
+            };
+            if (wanted < level) level = (int) lib.setIsa.invokeExact(wanted);
             LOG.debug("native kernels loaded from {} ({})", path, level == 2 ? "AVX-512 VNNI" : "AVX2");
             return new Outcome(lib, null);
         } catch (Throwable t) {
