@@ -31,14 +31,19 @@ final class InferenceWindow<I> implements AutoCloseable {
     static final AtomicLong SUBMITTED = new AtomicLong();
     private static final long POLL_MILLIS = 100;
 
-    /** A row and its result. */
-    record Completed<I>(I input, RowResult result) {}
+    /** A row, its result, and the engine's own result (null when the row never reached the engine or was cancelled). */
+    record Completed<I>(I input, RowResult result, Result engineResult) {}
+
+    /** How a row becomes a request: {@link PromptPlan#request} for the DataFrame operator, one per call for SQL. */
+    interface Requests {
+        Request request(String id, RowValues row);
+    }
 
     private record Pending<I>(I input, CompletableFuture<Result> future, RowResult immediate, long startNanos) {}
 
     private final Engine engine;
     private final String modelFingerprint;
-    private final PromptPlan plan;
+    private final Requests requests;
     private final Function<I, RowValues> values;
     private final int maxInFlight;
     private final String idPrefix;
@@ -48,11 +53,16 @@ final class InferenceWindow<I> implements AutoCloseable {
 
     InferenceWindow(Engine engine, String modelFingerprint, PromptPlan plan, Function<I, RowValues> values, String idPrefix,
                     TokenmillMetrics metrics) {
+        this(engine, modelFingerprint, plan::request, plan.options().maxInFlight(), values, idPrefix, metrics);
+    }
+
+    InferenceWindow(Engine engine, String modelFingerprint, Requests requests, int maxInFlight, Function<I, RowValues> values,
+                    String idPrefix, TokenmillMetrics metrics) {
         this.engine = engine;
         this.modelFingerprint = modelFingerprint;
-        this.plan = plan;
+        this.requests = requests;
         this.values = values;
-        this.maxInFlight = plan.options().maxInFlight();
+        this.maxInFlight = maxInFlight;
         this.idPrefix = idPrefix;
         this.metrics = metrics;
     }
@@ -75,7 +85,7 @@ final class InferenceWindow<I> implements AutoCloseable {
         String id = idPrefix + index;
         Request request;
         try {
-            request = plan.request(id, values.apply(input));
+            request = requests.request(id, values.apply(input));
         } catch (RuntimeException e) { // a bad row fails alone; the task goes on
             window.add(new Pending<>(input, null, RowResult.failed("row " + index + " (request " + id + "): " + e.getMessage()), 0));
             return;
@@ -88,17 +98,17 @@ final class InferenceWindow<I> implements AutoCloseable {
     Completed<I> take() {
         Pending<I> p = window.poll();
         if (p == null) throw new NoSuchElementException("no row in flight");
-        RowResult r = p.immediate() != null ? p.immediate() : await(p);
-        if (metrics != null) metrics.add(r);
-        return new Completed<>(p.input(), r);
+        Completed<I> c = p.immediate() != null ? new Completed<>(p.input(), p.immediate(), null) : await(p);
+        if (metrics != null) metrics.add(c.result());
+        return c;
     }
 
-    private RowResult await(Pending<I> p) {
+    private Completed<I> await(Pending<I> p) {
         TaskContext task = TaskContext.get();
         while (true) {
             try {
                 Result r = p.future().get(POLL_MILLIS, TimeUnit.MILLISECONDS);
-                return RowResult.of(r, (System.nanoTime() - p.startNanos()) / 1_000_000);
+                return new Completed<>(p.input(), RowResult.of(r, (System.nanoTime() - p.startNanos()) / 1_000_000), r);
             } catch (TimeoutException e) {
                 if (task != null && task.isInterrupted()) {
                     p.future().cancel(true);
@@ -111,9 +121,9 @@ final class InferenceWindow<I> implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("tokenmill: task interrupted while waiting for the engine", e);
             } catch (CancellationException e) {
-                return RowResult.failed("request cancelled");
+                return new Completed<>(p.input(), RowResult.failed("request cancelled"), null);
             } catch (ExecutionException e) {
-                return RowResult.failed("engine failure: " + e.getCause());
+                return new Completed<>(p.input(), RowResult.failed("engine failure: " + e.getCause()), null);
             }
         }
     }

@@ -4,6 +4,7 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 
 import java.util.Map;
@@ -35,6 +36,26 @@ public final class Tokenmill {
     /** The operator for {@code mapPartitions} over rows of {@code inputSchema}; validates the options now. */
     public static MapPartitionsFunction<Row, Row> partitionFunction(StructType inputSchema, Map<String, String> options) {
         return new RowPartitionFunction(new PromptPlan(inputSchema, TokenmillOptions.parse(options)), null);
+    }
+
+    /**
+     * Registers the SQL functions ({@link TokenmillExtensions}) in a session already running, with the optimizer rule and
+     * planner strategy that batch them; the same as starting it with
+     * {@code spark.sql.extensions=dev.tokenmill.spark.TokenmillExtensions}. From PySpark:
+     * {@code spark._jvm.dev.tokenmill.spark.Tokenmill.registerFunctions(spark._jsparkSession)}. Calling it again changes nothing.
+     */
+    public static void registerFunctions(SparkSession spark) {
+        var session = (org.apache.spark.sql.classic.SparkSession) spark;
+        for (var f : TokenmillExtensions.FUNCTIONS) session.sessionState().functionRegistry().registerFunction(f.id(), f.info(), f.builder());
+        var experimental = session.experimental();
+        synchronized (experimental) {
+            if (!experimental.extraOptimizations().contains(ExtractTokenmillCalls.INSTANCE)) {
+                experimental.extraOptimizations_$eq(ScalaSeqs.concat(experimental.extraOptimizations(), ScalaSeqs.of(ExtractTokenmillCalls.INSTANCE)));
+            }
+            if (!experimental.extraStrategies().contains(TokenmillStrategy.INSTANCE)) {
+                experimental.extraStrategies_$eq(ScalaSeqs.concat(experimental.extraStrategies(), ScalaSeqs.of(TokenmillStrategy.INSTANCE)));
+            }
+        }
     }
 
     /** The schema of {@link #partitionFunction}'s rows. */
