@@ -5,6 +5,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.analysis.FunctionRegistry$;
 import org.apache.spark.sql.types.StructType;
 
 import java.util.Map;
@@ -46,7 +47,12 @@ public final class Tokenmill {
      */
     public static void registerFunctions(SparkSession spark) {
         var session = (org.apache.spark.sql.classic.SparkSession) spark;
-        for (var f : TokenmillExtensions.FUNCTIONS) session.sessionState().functionRegistry().registerFunction(f.id(), f.info(), f.builder());
+        var registry = session.sessionState().functionRegistry();
+        for (var f : TokenmillExtensions.FUNCTIONS) {
+            // as SparkSessionExtensions registers an injected function: a builtin
+            var id = FunctionRegistry$.MODULE$.builtinFunctionIdentifier(f.name());
+            if (!registry.functionExists(id)) registry.registerFunction(id, f.info(), f.builder());
+        }
         var experimental = session.experimental();
         synchronized (experimental) {
             if (!experimental.extraOptimizations().contains(ExtractTokenmillCalls.INSTANCE)) {
