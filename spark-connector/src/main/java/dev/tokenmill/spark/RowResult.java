@@ -60,7 +60,9 @@ record RowResult(String text, String finishReason, int promptTokens, int complet
                 : Math.round(r.timings().queueMs() + r.timings().prefillMs() + r.timings().decodeMs());
         boolean failed = r.error() != null || r.finishReason() == FinishReason.ERROR || r.finishReason() == FinishReason.ABORT
                 || r.finishReason() == FinishReason.TIMEOUT;
-        return new RowResult(r.text(), r.finishReason().wireName(), r.promptTokens(), r.completionTokens(),
+        // a request the engine refused (bad constraint, prompt too long) has no text, as a row that never reached it
+        String text = r.finishReason() == FinishReason.ERROR && r.completionTokens() == 0 ? null : r.text();
+        return new RowResult(text, r.finishReason().wireName(), r.promptTokens(), r.completionTokens(),
                 r.cachedPromptTokens(), failed ? (r.error() == null ? r.finishReason().wireName() : r.error()) : null, ms, r.logprobs(),
                 r.incomplete(), r.choiceProbabilities());
     }
