@@ -29,7 +29,7 @@ public final class Tokenmill {
         Dataset<Row> df = input.toDF();
         TokenmillOptions o = TokenmillOptions.parse(options);
         PromptPlan plan = new PromptPlan(df.schema(), o);
-        StructType out = RowResult.outputSchema(df.schema(), o.resultColumn(), plan.wantsLogprobs());
+        StructType out = plan.columns().appendTo(df.schema());
         TokenmillMetrics metrics = TokenmillMetrics.register(df.sparkSession().sparkContext());
         return df.mapPartitions(new RowPartitionFunction(plan, metrics), Encoders.row(out));
     }
@@ -66,7 +66,6 @@ public final class Tokenmill {
 
     /** The schema of {@link #partitionFunction}'s rows. */
     public static StructType outputSchema(StructType inputSchema, Map<String, String> options) {
-        TokenmillOptions o = TokenmillOptions.parse(options);
-        return RowResult.outputSchema(inputSchema, o.resultColumn(), new PromptPlan(inputSchema, o).wantsLogprobs());
+        return new PromptPlan(inputSchema, TokenmillOptions.parse(options)).columns().appendTo(inputSchema);
     }
 }
