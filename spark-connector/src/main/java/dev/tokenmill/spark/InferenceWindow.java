@@ -31,8 +31,8 @@ final class InferenceWindow<I> implements AutoCloseable {
     static final AtomicLong SUBMITTED = new AtomicLong();
     private static final long POLL_MILLIS = 100;
 
-    /** A row, its result, and the engine's own result (null when the row never reached the engine or was cancelled). */
-    record Completed<I>(I input, RowResult result, Result engineResult) {}
+    /** A row and its result. */
+    record Completed<I>(I input, RowResult result) {}
 
     /** How a row becomes a request: {@link PromptPlan#request} for the DataFrame operator, one per call for SQL. */
     interface Requests {
@@ -98,17 +98,17 @@ final class InferenceWindow<I> implements AutoCloseable {
     Completed<I> take() {
         Pending<I> p = window.poll();
         if (p == null) throw new NoSuchElementException("no row in flight");
-        Completed<I> c = p.immediate() != null ? new Completed<>(p.input(), p.immediate(), null) : await(p);
-        if (metrics != null) metrics.add(c.result());
-        return c;
+        RowResult r = p.immediate() != null ? p.immediate() : await(p);
+        if (metrics != null) metrics.add(r);
+        return new Completed<>(p.input(), r);
     }
 
-    private Completed<I> await(Pending<I> p) {
+    private RowResult await(Pending<I> p) {
         TaskContext task = TaskContext.get();
         while (true) {
             try {
                 Result r = p.future().get(POLL_MILLIS, TimeUnit.MILLISECONDS);
-                return new Completed<>(p.input(), RowResult.of(r, (System.nanoTime() - p.startNanos()) / 1_000_000), r);
+                return RowResult.of(r, (System.nanoTime() - p.startNanos()) / 1_000_000);
             } catch (TimeoutException e) {
                 if (task != null && task.isInterrupted()) {
                     p.future().cancel(true);
@@ -121,9 +121,9 @@ final class InferenceWindow<I> implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("tokenmill: task interrupted while waiting for the engine", e);
             } catch (CancellationException e) {
-                return new Completed<>(p.input(), RowResult.failed("request cancelled"), null);
+                return RowResult.failed("request cancelled");
             } catch (ExecutionException e) {
-                return new Completed<>(p.input(), RowResult.failed("engine failure: " + e.getCause()), null);
+                return RowResult.failed("engine failure: " + e.getCause());
             }
         }
     }

@@ -1,7 +1,6 @@
 package dev.tokenmill.spark;
 
 import dev.tokenmill.Request;
-import dev.tokenmill.Result;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.constrain.Constraint;
 import dev.tokenmill.tokenizer.ChatMessage;
@@ -45,8 +44,14 @@ final class SqlCall implements Serializable {
             .add("probabilities", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), true)
             .add("error", DataTypes.StringType, true);
 
-    /** Options that name input columns or the output column: meaningless for a function, which gets its text as an argument. */
-    private static final List<String> DATAFRAME_ONLY = List.of("promptColumn", "template", "messagesColumn", "resultColumn");
+    /** Options about the DataFrame's columns, meaningless for a function: what to use instead. */
+    private static final Map<String, String> DATAFRAME_ONLY = Map.of(
+            "promptColumn", "the text is the function's first argument",
+            "template", "build the prompt in SQL (concat, format_string)",
+            "messagesColumn", "build the prompt in SQL (concat, format_string)",
+            "resultColumn", "alias the function's result (AS name)",
+            "parseJson", "tokenmill_extract returns the typed JSON",
+            "jsonColumn", "tokenmill_extract returns the typed JSON");
     private static final String PROMPT = "prompt";
     private static final String LABELS = "__labels";
 
@@ -167,7 +172,7 @@ final class SqlCall implements Serializable {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(function + ": " + e.getMessage(), e);
         }
-        if (type == null) type = RowResult.schema(plan.wantsLogprobs());
+        if (type == null) type = RowResult.schema(plan.columns().logprobs(), plan.columns().choices());
         return new SqlCall(function, options, plan, List.copyOf(columns), argSchema, labels, labelsOrdinal, jsonSchema, type);
     }
 
@@ -207,26 +212,29 @@ final class SqlCall implements Serializable {
     }
 
     private static void put(String function, Map<String, String> raw, String key, Object value) {
-        if (isDataFrameOnly(key)) {
-            throw new IllegalArgumentException(function + ": option '" + key + "' does not apply to a SQL function; build the "
-                    + "prompt text in SQL (concat, format_string) and alias the result");
-        }
+        String instead = DATAFRAME_ONLY.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase(key)).map(Map.Entry::getValue)
+                .findFirst().orElse(null);
+        if (instead != null) throw new IllegalArgumentException(function + ": option '" + key + "' does not apply to a SQL function: " + instead);
         if (value == null) raw.remove(key);
         else raw.put(key, value.toString());
     }
 
     private static boolean isDataFrameOnly(String key) {
-        return DATAFRAME_ONLY.stream().anyMatch(key::equalsIgnoreCase);
+        return DATAFRAME_ONLY.keySet().stream().anyMatch(key::equalsIgnoreCase);
     }
 
     private static DataType extractType(String jsonSchema) {
-        throw new IllegalArgumentException(EXTRACT + " needs JsonSchemaTypes");
+        try {
+            return JsonSchemaTypes.toSparkType(jsonSchema);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(EXTRACT + ": the JSON schema: " + e.getMessage(), e);
+        }
     }
 
     /** The type reported while the arguments are still wrong (the type check then names the problem). */
     static DataType fallbackType(String function) {
         return switch (function) {
-            case GENERATE -> RowResult.schema(false);
+            case GENERATE -> RowResult.schema(false, false);
             case CLASSIFY -> CLASSIFY_TYPE;
             default -> DataTypes.NullType;
         };
@@ -272,18 +280,18 @@ final class SqlCall implements Serializable {
         return row.strings(labelsOrdinal);
     }
 
-    /** The SQL value of a row's result: null (extract) or a struct with its error set when the row failed. */
-    Object result(RowResult r, Result engine) {
+    /** The SQL value of a row's result: a struct with its error set (generate, classify) or null (extract) when the row failed. */
+    Object result(RowResult r) {
         return switch (function) {
-            case GENERATE -> r.toInternalRow(plan.wantsLogprobs());
-            case CLASSIFY -> classified(r, engine);
-            default -> extracted(r, engine);
+            case GENERATE -> r.toInternalRow(plan.columns().logprobs(), plan.columns().choices());
+            case CLASSIFY -> classified(r);
+            default -> extracted(r);
         };
     }
 
-    private static InternalRow classified(RowResult r, Result engine) {
+    private static InternalRow classified(RowResult r) {
         if (r.error() != null) return new GenericInternalRow(new Object[] {null, null, UTF8String.fromString(r.error())});
-        Map<String, Double> p = engine == null ? null : engine.choiceProbabilities();
+        Map<String, Double> p = r.choiceProbabilities();
         if (p == null) return new GenericInternalRow(new Object[] {null, null, UTF8String.fromString("the engine returned no choice probabilities")});
         Object[] keys = new Object[p.size()];
         Object[] values = new Object[p.size()];
@@ -292,12 +300,18 @@ final class SqlCall implements Serializable {
             keys[i] = UTF8String.fromString(e.getKey());
             values[i++] = e.getValue();
         }
-        return new GenericInternalRow(new Object[] {UTF8String.fromString(engine.text()),
+        return new GenericInternalRow(new Object[] {UTF8String.fromString(r.text()),
                 new ArrayBasedMapData(new GenericArrayData(keys), new GenericArrayData(values)), null});
     }
 
-    private Object extracted(RowResult r, Result engine) {
-        return null;
+    /** The JSON parsed into the schema's type; null when the row failed, its JSON was cut short, or it does not fit. */
+    private Object extracted(RowResult r) {
+        if (r.failed() || r.incomplete() || r.text() == null) return null;
+        try {
+            return JsonSchemaTypes.toCatalyst(r.text(), dataType);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     private static List<String> strings(ArrayData a) {

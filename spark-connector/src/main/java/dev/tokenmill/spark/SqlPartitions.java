@@ -67,7 +67,7 @@ final class SqlPartitions extends AbstractFunction2<Object, Iterator<InternalRow
                 for (int k = 0; k < windows.size(); k++) {
                     var c = windows.get(k).take();
                     row = c.input();
-                    results[k] = calls.get(k).result(c.result(), c.engineResult());
+                    results[k] = calls.get(k).result(c.result());
                 }
                 return toOutput.apply(joined.apply(row, new GenericInternalRow(results)));
             }

@@ -1,5 +1,7 @@
 package dev.tokenmill.spark;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -157,6 +159,69 @@ class TokenmillSqlTest {
         }
         assertThat(cls.get(2).getStruct(1).getString(2)).contains("distinct");
         assertThat(cls.get(4).getStruct(1).getString(2)).contains("labels are null");
+    }
+
+    /** Every value bounded, so that the JSON ends well within maxTokens. */
+    static final String PERSON = """
+            {"type": "object",
+             "properties": {"name": {"type": "string", "maxLength": 6}, "age": {"type": "integer", "minimum": 0, "maximum": 120},
+                            "born": {"type": "string", "format": "date"}, "tags": {"type": "array", "items": {"enum": ["x", "y"]}, "maxItems": 2}},
+             "required": ["name", "age", "born", "tags"], "additionalProperties": false}""";
+
+    @Test
+    void extractReturnsTheSchemasTypedStructEqualToTheGeneratedJson() throws Exception {
+        sql.conf().set("spark.tokenmill.maxTokens", "200");
+        try {
+            Dataset<Row> df = sql.sql("SELECT id, r.name, r.age, r.born, r.tags, g.text AS json, g.finish_reason AS f FROM (SELECT id, "
+                    + "tokenmill_extract(prompt, '" + PERSON + "') AS r, tokenmill_generate(prompt, map('jsonSchema', '" + PERSON + "')) AS g FROM t)");
+            assertThat(df.schema().simpleString())
+                    .isEqualTo("struct<id:int,name:string,age:bigint,born:date,tags:array<string>,json:string,f:string>");
+            List<Row> rows = df.collectAsList();
+            assertThat(rows).hasSize(texts.size());
+            int typed = 0;
+            for (Row r : rows) {
+                if (r.isNullAt(1)) { // the JSON was cut short by maxTokens (the random model pads it with whitespace)
+                    assertThat(r.getString(6)).as("row %s", r).isEqualTo("length");
+                    continue;
+                }
+                typed++;
+                // the same greedy request as generate's: the typed fields are the generated JSON's
+                JsonNode json = new ObjectMapper().readTree(r.getString(5));
+                assertThat(r.getString(1)).isEqualTo(json.get("name").asText());
+                assertThat(r.getLong(2)).isEqualTo(json.get("age").asLong());
+                assertThat(r.getDate(3).toLocalDate().toString()).isEqualTo(json.get("born").asText());
+                List<String> tags = new ArrayList<>();
+                json.get("tags").forEach(t -> tags.add(t.asText()));
+                assertThat(r.<String>getList(4)).isEqualTo(tags);
+            }
+            assertThat(typed).as("rows with a typed value").isGreaterThan(texts.size() / 2);
+        } finally {
+            sql.conf().unset("spark.tokenmill.maxTokens");
+        }
+    }
+
+    @Test
+    void anInvalidSchemaIsAnAnalysisErrorForExtractAndARowErrorPerRow() {
+        assertThatThrownBy(() -> sql.sql("SELECT tokenmill_extract(prompt, '{\"type\": \"object\", \"patternProperties\": {}}') FROM t"))
+                .isInstanceOf(AnalysisException.class).hasMessageContaining("JSON schema");
+        assertThatThrownBy(() -> sql.sql("SELECT tokenmill_extract(prompt, prompt) FROM t"))
+                .isInstanceOf(AnalysisException.class).hasMessageContaining("constant string");
+        // per row, through generate's jsonSchema option: the bad schema fails its row only
+        Map<Integer, Row> rows = byId(sql.sql("SELECT id, tokenmill_generate(prompt, map('maxTokens', '200', 'jsonSchema', "
+                + "CASE WHEN id = 1 THEN '{\"type\": \"nope\"}' ELSE '{\"enum\": [\"a\", \"b\"]}' END)) AS r FROM t").collectAsList());
+        assertThat(rows.get(1).getStruct(1).isNullAt(0)).isTrue();
+        assertThat(rows.get(1).getStruct(1).getString(5)).isNotBlank();
+        for (int id = 0; id < texts.size(); id++) {
+            if (id == 1) continue;
+            Row res = rows.get(id).getStruct(1);
+            assertThat(res.isNullAt(5)).as("error of row %d: %s", id, res).isTrue();
+            assertThat(res.getString(0)).isIn("\"a\"", "\"b\"");
+        }
+        // extract's own failed rows: null, the others typed
+        Map<Integer, Row> extracted = byId(sql.sql("SELECT id, tokenmill_extract(CASE WHEN id = 2 THEN NULL ELSE prompt END, '"
+                + PERSON + "', map('maxTokens', '200')) AS r FROM t").collectAsList());
+        assertThat(extracted.get(2).isNullAt(1)).isTrue();
+        assertThat(extracted.get(0).isNullAt(1)).isFalse();
     }
 
     @Test
