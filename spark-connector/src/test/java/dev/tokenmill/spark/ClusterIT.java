@@ -89,6 +89,8 @@ class ClusterIT {
                     "--conf", "spark.speculation.quantile=0.5",
                     "--conf", "spark.speculation.multiplier=1.5",
                     "--conf", "spark.speculation.minTaskRuntime=1s",
+                    "--conf", "spark.sql.extensions=" + TokenmillExtensions.class.getName(),
+                    "--conf", "spark.tokenmill.model=" + model,
                     appJar().toString(), model, out.toUri().toString(), WORK.resolve("model-cache").toString(), report.toString()));
             Process job = start("submit", sparkHome, "127.0.0.1", submit.toArray(String[]::new));
             assertThat(job.waitFor(8, TimeUnit.MINUTES)).as("job finished; see %s", WORK.resolve("submit.log")).isTrue();
@@ -114,6 +116,10 @@ class ClusterIT {
             Map<Integer, String> expected = engineAlone();
             assertThat(parquetTexts(out.resolve("retry"))).isEqualTo(expected);
             assertThat(arrowTexts(out.resolve("speculation"))).isEqualTo(expected);
+            Map<Integer, String> fromSql = new HashMap<>();
+            r.get("sql_texts").properties().forEach(e -> fromSql.put(Integer.parseInt(e.getKey()), e.getValue().asText()));
+            assertThat(fromSql).as("tokenmill_generate from SQL").isEqualTo(expected);
+            assertThat(r.get("sql_batched").asBoolean()).as("the SQL plan's TokenmillEval").isTrue();
             assertThat(out.resolve("retry/" + FileCommit.SUCCESS)).exists();
             assertThat(out.resolve("speculation/" + WriteJob.STAGING)).doesNotExist();
         } finally {
