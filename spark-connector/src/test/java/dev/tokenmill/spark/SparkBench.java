@@ -60,8 +60,8 @@ public final class SparkBench {
             String call = "SELECT id, prompt, tokenmill_generate(prompt, map('model', '" + model.replace("'", "\\'")
                     + "', 'temperature', '0', 'maxTokens', '" + maxTokens + "', 'threads', '" + threads + "')) AS result FROM ";
             frame(spark, warm, 1).createOrReplaceTempView("warm");
-            // engine load and JIT warm-up, as the engine side does
-            (sql ? spark.sql(call + "warm") : Tokenmill.generate(spark.table("warm"), o)).count();
+            // engine load and JIT warm-up, as the engine side does; collected, since a count() would prune the SQL call away
+            (sql ? spark.sql(call + "warm") : Tokenmill.generate(spark.table("warm"), o)).collectAsList();
             Dataset<Row> in = frame(spark, prompts, threads).cache();
             in.count();
             in.createOrReplaceTempView("prompts");

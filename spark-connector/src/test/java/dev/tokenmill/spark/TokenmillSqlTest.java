@@ -19,6 +19,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.apache.spark.sql.functions.array;
+import static org.apache.spark.sql.functions.call_function;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.map;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -251,6 +256,14 @@ class TokenmillSqlTest {
         assertThat(rows).hasSize(texts.size()).allSatisfy(r -> assertThat(r.getStruct(1).getInt(3)).isEqualTo(3));
         assertThat(late.experimental().extraOptimizations().size()).isEqualTo(1);
         assertThat(late.experimental().extraStrategies().size()).isEqualTo(1);
+    }
+
+    @Test
+    void theDataFrameApiCallsTheFunctionsByName() {
+        Dataset<Row> df = sql.table("t").select(col("id"), call_function("tokenmill_classify", col("prompt"), array(lit("a"), lit("b")),
+                map(lit("maxTokens"), col("n").cast("string"))).as("c"));
+        assertThat(df.queryExecution().sparkPlan().toString()).contains("TokenmillEval");
+        assertThat(df.collectAsList()).hasSize(texts.size()).allSatisfy(r -> assertThat(r.getStruct(1).getString(0)).isIn("a", "b"));
     }
 
     @Test
