@@ -6,6 +6,7 @@ import dev.tokenmill.EngineConfig;
 import dev.tokenmill.Request;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.constrain.Constraint;
+import dev.tokenmill.sample.constrain.ConstraintCache;
 
 import java.io.Serializable;
 import java.util.List;
@@ -46,8 +47,9 @@ import java.util.TreeMap;
  * {@code choices} (a JSON array of strings, or one string: the output is the most probable of them, scored, and the
  * result struct gains {@code choice_probabilities}) and {@code grammar} (GBNF, start rule {@code root}). Each is
  * also a per-row column; a row whose constraint columns are not all null takes its constraint from them instead of
- * the options. Two constraints on one row, a constraint with stop strings, or one the engine cannot compile fail that
- * row only (null text, {@code error} set).
+ * the options. Options that set two constraints, or one the engine cannot compile, fail on the driver naming the
+ * option; two constraint columns set on one row, a constraint with stop strings, or a constraint column the engine
+ * cannot compile fail that row only (null text, {@code error} set).
  */
 public record TokenmillOptions(String model, String modelCacheDir, int threads, int maxSeqs, int maxBatchTokens,
                                long kvCacheBytes, EngineConfig.Device device, int maxInFlight, int idleSeconds,
@@ -163,11 +165,6 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
         var sp = new Sampling(integer(o, "maxTokens", 128), (float) decimal(o, "temperature", d.temperature()),
                 (float) decimal(o, "topP", d.topP()), integer(o, "topK", d.topK()), (float) decimal(o, "minP", d.minP()),
                 longInt(o, "seed", d.seed()), stopStrings(o.get("stop")), constraint(o));
-        List<String> constraints = sp.constraint().given();
-        if (constraints.size() > 1) {
-            throw new IllegalArgumentException("tokenmill options " + constraints.stream().map(c -> "'" + c + "'").toList()
-                    + " exclude each other: at most one constraint");
-        }
         try {
             sp.toParams();
         } catch (IllegalArgumentException e) {
@@ -187,17 +184,22 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     }
 
     private static OutputConstraint constraint(Map<String, String> o) {
-        String schema = blankToNull(o.get("jsonSchema"));
-        if (schema != null) {
+        List<String> choices = o.get("choices") == null ? null : choices(o.get("choices"), "tokenmill option 'choices'");
+        var c = new OutputConstraint(blankToNull(o.get("jsonSchema")), bool(o, "jsonObject"), blankToNull(o.get("regex")),
+                choices, blankToNull(o.get("grammar")));
+        List<String> given = c.given();
+        if (given.size() > 1) {
+            throw new IllegalArgumentException("tokenmill options " + given.stream().map(g -> "'" + g + "'").toList()
+                    + " exclude each other: at most one constraint");
+        }
+        if (given.size() == 1) {
             try {
-                JSON.readTree(schema);
-            } catch (Exception e) {
-                throw new IllegalArgumentException("tokenmill option 'jsonSchema' is not valid JSON: " + e.getMessage(), e);
+                ConstraintCache.check(c.toConstraint()); // a bad regex, grammar or schema fails now, on the driver
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tokenmill option '" + given.getFirst() + "': " + e.getMessage(), e);
             }
         }
-        List<String> choices = o.get("choices") == null ? null : choices(o.get("choices"), "tokenmill option 'choices'");
-        return new OutputConstraint(schema, bool(o, "jsonObject"), blankToNull(o.get("regex")), choices,
-                blankToNull(o.get("grammar")));
+        return c;
     }
 
     /**
