@@ -7,11 +7,16 @@ import dev.tokenmill.Request;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.constrain.Constraint;
 import dev.tokenmill.sample.constrain.ConstraintCache;
+import org.apache.spark.sql.types.DataType;
 
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 
 /**
@@ -62,7 +67,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
                            List<String> stop, OutputConstraint constraint) implements Serializable {
         public Sampling {
             stop = List.copyOf(stop);
-            java.util.Objects.requireNonNull(constraint, "constraint");
+            Objects.requireNonNull(constraint, "constraint");
         }
 
         /** Validated engine sampling parameters; @throws IllegalArgumentException naming the bad one */
@@ -78,16 +83,13 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
      */
     public record OutputConstraint(String jsonSchema, boolean jsonObject, String regex, List<String> choices,
                                    String grammar) implements Serializable {
-        /** No constraint. */
-        public static final OutputConstraint NONE = new OutputConstraint(null, false, null, null, null);
-
         public OutputConstraint {
-            if (choices != null) choices = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(choices));
+            if (choices != null) choices = Collections.unmodifiableList(new ArrayList<>(choices)); // nulls kept: refused with a message
         }
 
-        /** The names of the constraint options that are set, in {@link #CONSTRAINT_OPTIONS} order. */
+        /** The names of the constraint options that are set. */
         List<String> given() {
-            List<String> g = new java.util.ArrayList<>();
+            List<String> g = new ArrayList<>();
             if (jsonSchema != null) g.add("jsonSchema");
             if (jsonObject) g.add("jsonObject");
             if (regex != null) g.add("regex");
@@ -110,9 +112,6 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
             return null;
         }
     }
-
-    /** The structured-output options; each is also a per-row column. */
-    static final List<String> CONSTRAINT_OPTIONS = List.of("jsonSchema", "jsonObject", "regex", "choices", "grammar");
 
     /** Per-row overridable options; a column of the same name overrides the option for its row. */
     public static final List<String> ROW_OPTIONS =
@@ -145,11 +144,11 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     }
 
     /** The Spark type of the {@code parseJson} column; null without {@code parseJson}. */
-    org.apache.spark.sql.types.DataType jsonType() {
+    DataType jsonType() {
         return parseJson ? jsonType(sampling.constraint().jsonSchema()) : null;
     }
 
-    private static org.apache.spark.sql.types.DataType jsonType(String schema) {
+    private static DataType jsonType(String schema) {
         try {
             return JsonSchemaTypes.toSparkType(schema);
         } catch (IllegalArgumentException e) {
@@ -184,7 +183,8 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     }
 
     private static OutputConstraint constraint(Map<String, String> o) {
-        List<String> choices = o.get("choices") == null ? null : choices(o.get("choices"), "tokenmill option 'choices'");
+        String v = blankToNull(o.get("choices"));
+        List<String> choices = v == null ? null : choices(v, "tokenmill option 'choices'");
         var c = new OutputConstraint(blankToNull(o.get("jsonSchema")), bool(o, "jsonObject"), blankToNull(o.get("regex")),
                 choices, blankToNull(o.get("grammar")));
         List<String> given = c.given();
@@ -225,7 +225,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     static void requireChoices(List<String> c, String what) {
         if (c.isEmpty()) throw new IllegalArgumentException(what + " needs at least one choice");
         if (c.stream().anyMatch(x -> x == null || x.isEmpty())) throw new IllegalArgumentException(what + " holds a null or empty choice: " + c);
-        if (new java.util.HashSet<>(c).size() != c.size()) throw new IllegalArgumentException(what + " holds a choice twice: " + c);
+        if (new HashSet<>(c).size() != c.size()) throw new IllegalArgumentException(what + " holds a choice twice: " + c);
     }
 
     private static boolean bool(Map<String, String> o, String key) {
