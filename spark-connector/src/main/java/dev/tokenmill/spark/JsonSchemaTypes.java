@@ -39,8 +39,10 @@ import java.util.Set;
  * <tr><td>{@code array} with {@code items}</td><td>array of the items' type</td></tr>
  * <tr><td>{@code integer} / {@code number} / {@code boolean}</td><td>bigint / double / boolean</td></tr>
  * <tr><td>{@code string}; {@code format} date / date-time</td><td>string; date / timestamp (other formats: string)</td></tr>
- * <tr><td>{@code enum} / {@code const}</td><td>the one type of its values (string, bigint, double or boolean)</td></tr>
- * <tr><td>{@code anyOf} / {@code oneOf} / a {@code type} list</td><td>the one type of its non-null branches</td></tr>
+ * <tr><td>{@code enum} / {@code const}</td><td>the one type of its values (string, bigint, double or boolean;
+ * integers with other numbers: double)</td></tr>
+ * <tr><td>{@code anyOf} / {@code oneOf} / a {@code type} list</td><td>the one type of its non-null branches (integer
+ * with number: double)</td></tr>
  * <tr><td>{@code $ref} to {@code #/$defs/...} or {@code #/definitions/...}</td><td>the target's type (not recursive)</td></tr>
  * </table>
  *
@@ -309,12 +311,12 @@ public final class JsonSchemaTypes {
                 else throw new IllegalArgumentException("'" + keyword + "' at " + path + " holds " + v.getNodeType() + " " + abbreviate(v.toString())
                             + ": only strings, numbers and booleans have a Spark type");
             }
-            if (types.equals(Set.of(DataTypes.LongType, DataTypes.DoubleType))) return DataTypes.DoubleType;
             return single(List.copyOf(types), keyword, path);
         }
 
         private static DataType single(List<DataType> types, String keyword, String path) {
             Set<DataType> distinct = new LinkedHashSet<>(types);
+            if (distinct.equals(Set.of(DataTypes.LongType, DataTypes.DoubleType))) return DataTypes.DoubleType; // integers are numbers
             if (distinct.isEmpty()) throw new IllegalArgumentException("'" + keyword + "' at " + path + " allows only null: no Spark type");
             if (distinct.size() > 1) {
                 throw new IllegalArgumentException("'" + keyword + "' at " + path + " mixes types "

@@ -6,11 +6,17 @@ import dev.tokenmill.EngineConfig;
 import dev.tokenmill.Request;
 import dev.tokenmill.sample.SamplingParams;
 import dev.tokenmill.sample.constrain.Constraint;
+import dev.tokenmill.sample.constrain.ConstraintCache;
+import org.apache.spark.sql.types.DataType;
 
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 
 /**
@@ -46,8 +52,9 @@ import java.util.TreeMap;
  * {@code choices} (a JSON array of strings, or one string: the output is the most probable of them, scored, and the
  * result struct gains {@code choice_probabilities}) and {@code grammar} (GBNF, start rule {@code root}). Each is
  * also a per-row column; a row whose constraint columns are not all null takes its constraint from them instead of
- * the options. Two constraints on one row, a constraint with stop strings, or one the engine cannot compile fail that
- * row only (null text, {@code error} set).
+ * the options. Options that set two constraints, or one the engine cannot compile, fail on the driver naming the
+ * option; two constraint columns set on one row, a constraint with stop strings, or a constraint column the engine
+ * cannot compile fail that row only (null text, {@code error} set).
  */
 public record TokenmillOptions(String model, String modelCacheDir, int threads, int maxSeqs, int maxBatchTokens,
                                long kvCacheBytes, EngineConfig.Device device, int maxInFlight, int idleSeconds,
@@ -60,7 +67,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
                            List<String> stop, OutputConstraint constraint) implements Serializable {
         public Sampling {
             stop = List.copyOf(stop);
-            java.util.Objects.requireNonNull(constraint, "constraint");
+            Objects.requireNonNull(constraint, "constraint");
         }
 
         /** Validated engine sampling parameters; @throws IllegalArgumentException naming the bad one */
@@ -76,16 +83,13 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
      */
     public record OutputConstraint(String jsonSchema, boolean jsonObject, String regex, List<String> choices,
                                    String grammar) implements Serializable {
-        /** No constraint. */
-        public static final OutputConstraint NONE = new OutputConstraint(null, false, null, null, null);
-
         public OutputConstraint {
-            if (choices != null) choices = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(choices));
+            if (choices != null) choices = Collections.unmodifiableList(new ArrayList<>(choices)); // nulls kept: refused with a message
         }
 
-        /** The names of the constraint options that are set, in {@link #CONSTRAINT_OPTIONS} order. */
+        /** The names of the constraint options that are set. */
         List<String> given() {
-            List<String> g = new java.util.ArrayList<>();
+            List<String> g = new ArrayList<>();
             if (jsonSchema != null) g.add("jsonSchema");
             if (jsonObject) g.add("jsonObject");
             if (regex != null) g.add("regex");
@@ -108,9 +112,6 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
             return null;
         }
     }
-
-    /** The structured-output options; each is also a per-row column. */
-    static final List<String> CONSTRAINT_OPTIONS = List.of("jsonSchema", "jsonObject", "regex", "choices", "grammar");
 
     /** Per-row overridable options; a column of the same name overrides the option for its row. */
     public static final List<String> ROW_OPTIONS =
@@ -143,11 +144,11 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     }
 
     /** The Spark type of the {@code parseJson} column; null without {@code parseJson}. */
-    org.apache.spark.sql.types.DataType jsonType() {
+    DataType jsonType() {
         return parseJson ? jsonType(sampling.constraint().jsonSchema()) : null;
     }
 
-    private static org.apache.spark.sql.types.DataType jsonType(String schema) {
+    private static DataType jsonType(String schema) {
         try {
             return JsonSchemaTypes.toSparkType(schema);
         } catch (IllegalArgumentException e) {
@@ -163,11 +164,6 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
         var sp = new Sampling(integer(o, "maxTokens", 128), (float) decimal(o, "temperature", d.temperature()),
                 (float) decimal(o, "topP", d.topP()), integer(o, "topK", d.topK()), (float) decimal(o, "minP", d.minP()),
                 longInt(o, "seed", d.seed()), stopStrings(o.get("stop")), constraint(o));
-        List<String> constraints = sp.constraint().given();
-        if (constraints.size() > 1) {
-            throw new IllegalArgumentException("tokenmill options " + constraints.stream().map(c -> "'" + c + "'").toList()
-                    + " exclude each other: at most one constraint");
-        }
         try {
             sp.toParams();
         } catch (IllegalArgumentException e) {
@@ -187,17 +183,23 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     }
 
     private static OutputConstraint constraint(Map<String, String> o) {
-        String schema = blankToNull(o.get("jsonSchema"));
-        if (schema != null) {
+        String v = blankToNull(o.get("choices"));
+        List<String> choices = v == null ? null : choices(v, "tokenmill option 'choices'");
+        var c = new OutputConstraint(blankToNull(o.get("jsonSchema")), bool(o, "jsonObject"), blankToNull(o.get("regex")),
+                choices, blankToNull(o.get("grammar")));
+        List<String> given = c.given();
+        if (given.size() > 1) {
+            throw new IllegalArgumentException("tokenmill options " + given.stream().map(g -> "'" + g + "'").toList()
+                    + " exclude each other: at most one constraint");
+        }
+        if (given.size() == 1) {
             try {
-                JSON.readTree(schema);
-            } catch (Exception e) {
-                throw new IllegalArgumentException("tokenmill option 'jsonSchema' is not valid JSON: " + e.getMessage(), e);
+                ConstraintCache.check(c.toConstraint()); // a bad regex, grammar or schema fails now, on the driver
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tokenmill option '" + given.getFirst() + "': " + e.getMessage(), e);
             }
         }
-        List<String> choices = o.get("choices") == null ? null : choices(o.get("choices"), "tokenmill option 'choices'");
-        return new OutputConstraint(schema, bool(o, "jsonObject"), blankToNull(o.get("regex")), choices,
-                blankToNull(o.get("grammar")));
+        return c;
     }
 
     /**
@@ -223,7 +225,7 @@ public record TokenmillOptions(String model, String modelCacheDir, int threads, 
     static void requireChoices(List<String> c, String what) {
         if (c.isEmpty()) throw new IllegalArgumentException(what + " needs at least one choice");
         if (c.stream().anyMatch(x -> x == null || x.isEmpty())) throw new IllegalArgumentException(what + " holds a null or empty choice: " + c);
-        if (new java.util.HashSet<>(c).size() != c.size()) throw new IllegalArgumentException(what + " holds a choice twice: " + c);
+        if (new HashSet<>(c).size() != c.size()) throw new IllegalArgumentException(what + " holds a choice twice: " + c);
     }
 
     private static boolean bool(Map<String, String> o, String key) {

@@ -27,6 +27,9 @@ import java.util.Map;
  * <pre>{@code
  * var t = new TokenmillTransformer().setModel("hdfs:///models/qwen.gguf").setPromptColumn("question").setMaxTokens(64);
  * Dataset<Row> answers = t.transform(questions);
+ * // structured output: at most one of jsonSchema, jsonObject, regex, choices, grammar (see TokenmillOptions)
+ * var labels = new TokenmillTransformer().setModel(m).setChoices("positive", "negative").transform(reviews);
+ * var people = new TokenmillTransformer().setModel(m).setJsonSchema(schema).setParseJson(true).transform(bios); // + result_json
  * }</pre>
  */
 public final class TokenmillTransformer extends Transformer implements DefaultParamsWritable {

@@ -122,6 +122,7 @@ class ClusterIT {
             assertThat(r.get("sql_batched").asBoolean()).as("the SQL plan's TokenmillEval").isTrue();
             assertThat(out.resolve("retry/" + FileCommit.SUCCESS)).exists();
             assertThat(out.resolve("speculation/" + WriteJob.STAGING)).doesNotExist();
+            assertStructured(out.resolve("structured"));
         } finally {
             for (Process p : started.reversed()) {
                 p.destroy();
@@ -150,6 +151,25 @@ class ClusterIT {
             while (rs.next()) assertThat(m.put(rs.getInt(1), rs.getString(2))).as("row %d written twice", rs.getInt(1)).isNull();
         }
         return m;
+    }
+
+    /** Every row finished its JSON, and the typed column holds what the JSON says. */
+    private static void assertStructured(Path dir) throws Exception {
+        int rows = 0;
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); var s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT id, result.text, result.finish_reason, result_json.word, result_json.n, "
+                     + "CAST(result_json.day AS VARCHAR), result_json.mood FROM read_parquet('" + dir + "/*.parquet')")) {
+            while (rs.next()) {
+                rows++;
+                assertThat(rs.getString(3)).as("finish reason of row %d", rs.getInt(1)).isEqualTo("stop");
+                JsonNode j = new ObjectMapper().readTree(rs.getString(2));
+                assertThat(rs.getString(4)).isEqualTo(j.get("word").asText());
+                assertThat(rs.getLong(5)).isEqualTo(j.get("n").asLong());
+                assertThat(rs.getString(6)).isEqualTo(j.get("day").asText());
+                assertThat(rs.getString(7)).isEqualTo(j.get("mood").asText()).isIn("calm", "loud");
+            }
+        }
+        assertThat(rows).isEqualTo(ClusterJob.STRUCTURED_ROWS);
     }
 
     private static Map<Integer, String> arrowTexts(Path dir) throws Exception {

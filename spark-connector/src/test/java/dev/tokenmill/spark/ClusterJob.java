@@ -23,13 +23,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The spark-submit job of {@link ClusterIT}: two tokenmill writes (one whose partition 1 fails its first attempt,
- * one whose partition 0 straggles so that speculation races it), a {@code tokenmill_generate} query (the session has
- * {@code spark.sql.extensions} and {@code spark.tokenmill.model} from the submit's {@code --conf}), then a probe of
- * every executor JVM's engine loads and model copies. Args: model URI, output directory, model cache directory, report
- * file.
+ * one whose partition 0 straggles so that speculation races it), a structured-output write ({@link #SCHEMA} with
+ * {@code parseJson}), a {@code tokenmill_generate} query (the session has {@code spark.sql.extensions} and
+ * {@code spark.tokenmill.model} from the submit's {@code --conf}), then a probe of every executor JVM's engine loads
+ * and model copies. Args: model URI, output directory, model cache directory, report file.
  */
 public final class ClusterJob {
     static final int ROWS = 24;
+    /** Rows of the structured-output write: the first ones of {@link #prompts()}. */
+    static final int STRUCTURED_ROWS = 8;
+    /** Every value bounded, so that generation ends well within its maxTokens. */
+    static final String SCHEMA = "{\"type\": \"object\", \"properties\": {\"word\": {\"type\": \"string\", \"maxLength\": 8}, "
+            + "\"n\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 99}, \"day\": {\"type\": \"string\", \"format\": \"date\"}, "
+            + "\"mood\": {\"enum\": [\"calm\", \"loud\"]}}, \"required\": [\"word\", \"n\", \"day\", \"mood\"]}";
 
     private ClusterJob() {}
 
@@ -64,6 +70,10 @@ public final class ClusterJob {
         int failedAfterRetryJob = failed.get();
         in.repartition(2).mapPartitions(new FailFirstAttempt(0, 3, 120_000), Encoders.row(schema))
                 .write().format("tokenmill").options(opts).option("outputFormat", "arrow").save(out + "/speculation");
+
+        in.filter("id < " + STRUCTURED_ROWS).repartition(2).write().format("tokenmill").options(opts).option("maxTokens", "300")
+                .option("seed", "9").option("temperature", "0.8").option("jsonSchema", SCHEMA).option("parseJson", "true")
+                .save(out + "/structured");
 
         // the SQL function, on the same engine as the writes (same engine options): the model comes from the session
         in.repartition(2).createOrReplaceTempView("prompts");

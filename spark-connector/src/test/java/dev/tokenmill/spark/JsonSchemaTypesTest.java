@@ -54,6 +54,7 @@ class JsonSchemaTypesTest {
         assertThat(JsonSchemaTypes.toSparkType("{\"enum\": [1, 2.5, null]}")).isEqualTo(DataTypes.DoubleType);
         assertThat(JsonSchemaTypes.toSparkType("{\"oneOf\": [{\"type\": \"null\"}, {\"type\": \"string\", \"format\": \"date\"}]}"))
                 .isEqualTo(DataTypes.DateType);
+        assertThat(JsonSchemaTypes.toSparkType("{\"type\": [\"integer\", \"number\"]}")).isEqualTo(DataTypes.DoubleType);
         assertThat(JsonSchemaTypes.toSparkType("{\"type\": \"object\", \"additionalProperties\": {\"type\": \"integer\"}}"))
                 .isEqualTo(DataTypes.createMapType(DataTypes.StringType, DataTypes.LongType, true));
         assertThat(JsonSchemaTypes.toSparkType("{\"items\": {\"type\": \"string\"}}"))

@@ -241,6 +241,12 @@ class StructuredOutputTest {
                 .hasMessageContaining("'jsonSchema'").hasMessageContaining("'pattern'");
         assertThatThrownBy(() -> transformer().setJsonSchema("{\"type\": ").transform(in))
                 .hasMessageContaining("'jsonSchema'").hasMessageContaining("not valid JSON");
+        assertThatThrownBy(() -> transformer().setRegex("(a|b").transform(in))
+                .hasMessageContaining("tokenmill option 'regex': regex /(a|b/");
+        assertThatThrownBy(() -> transformer().setGrammar("root ::= missing").transform(in))
+                .hasMessageContaining("tokenmill option 'grammar'");
+        assertThatThrownBy(() -> transformer().setJsonSchema("{\"type\": \"string\", \"pattern\": \"a\"}").transform(in))
+                .hasMessageContaining("tokenmill option 'jsonSchema'").hasMessageContaining("'pattern'");
         assertThatThrownBy(() -> transformer().setChoices("a", "a").transform(in))
                 .hasMessageContaining("'choices'").hasMessageContaining("twice");
         assertThatThrownBy(() -> transformer().setRegex("a+").setStop("\n").transform(in))
