@@ -11,6 +11,7 @@ import scala.collection.immutable.IndexedSeq;
 import scala.collection.immutable.Map;
 import scala.collection.immutable.Seq;
 
+import java.io.Serializable;
 import java.util.Objects;
 
 /**
@@ -25,7 +26,7 @@ import java.util.Objects;
  * @param arguments      the SQL arguments: text, then labels or JSON schema, then the options map
  * @param sessionOptions the session's {@code spark.tokenmill.*} settings when the query was analysed, prefix removed
  */
-public final class TokenmillCall extends Expression implements Unevaluable {
+public final class TokenmillCall extends Expression implements Unevaluable, Serializable {
     private final String function;
     private final Seq<Expression> arguments;
     private final Map<String, String> sessionOptions;

@@ -6,6 +6,7 @@ import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import scala.collection.immutable.IndexedSeq;
 import scala.collection.immutable.Seq;
 
+import java.io.Serializable;
 import java.util.Objects;
 
 /**
@@ -13,7 +14,7 @@ import java.util.Objects;
  * the call's result (as {@code BatchEvalPython} is for Python UDFs). Made by {@link ExtractTokenmillCalls}, planned by
  * {@link TokenmillStrategy}.
  */
-public final class TokenmillEval extends LogicalPlan {
+public final class TokenmillEval extends LogicalPlan implements Serializable {
     private final Seq<TokenmillCall> calls;
     private final Seq<Attribute> resultAttrs;
     private final LogicalPlan child;

@@ -259,6 +259,18 @@ class TokenmillSqlTest {
     }
 
     @Test
+    void aGroupByOverTheCallsResultsGoesThroughAShuffleAndAdaptivePlanning() {
+        String classify = "tokenmill_classify(prompt, array('yes', 'no', 'maybe')).label";
+        Map<String, Long> perRow = new HashMap<>();
+        for (Row r : sql.sql("SELECT " + classify + " AS label FROM t").collectAsList()) perRow.merge(r.getString(0), 1L, Long::sum);
+        Map<String, Long> grouped = new HashMap<>();
+        for (Row r : sql.sql("SELECT " + classify + " AS label, count(*) AS n FROM t GROUP BY 1").collectAsList()) {
+            grouped.put(r.getString(0), r.getLong(1));
+        }
+        assertThat(grouped).isEqualTo(perRow);
+    }
+
+    @Test
     void theDataFrameApiCallsTheFunctionsByName() {
         Dataset<Row> df = sql.table("t").select(col("id"), call_function("tokenmill_classify", col("prompt"), array(lit("a"), lit("b")),
                 map(lit("maxTokens"), col("n").cast("string"))).as("c"));
