@@ -106,6 +106,8 @@ class TokenmillSqlTest {
         assertThat(evals).hasSize(2);
         assertThat(others).isEmpty();
         assertThat(executed.toString()).contains("TokenmillEval");
+        String explain = sql.sql("EXPLAIN SELECT id, tokenmill_generate(prompt).text FROM t").first().getString(0);
+        assertThat(explain).contains("TokenmillEval [tokenmill_generate(prompt#");
         long expected = sql.sql("SELECT tokenmill_classify(prompt, array('yes', 'no')).label AS l FROM t").where("l = 'yes'").count();
         assertThat(df.count()).isEqualTo(expected);
     }
@@ -268,6 +270,15 @@ class TokenmillSqlTest {
             grouped.put(r.getString(0), r.getLong(1));
         }
         assertThat(grouped).isEqualTo(perRow);
+    }
+
+    @Test
+    void aJoinTakesACallOverOneSideAndRefusesOneOverBoth() {
+        long n = sql.sql("SELECT a.id FROM t a JOIN t b ON a.id = b.id AND tokenmill_classify(a.prompt, array('x', 'y')).label = 'x'").count();
+        long expected = sql.sql("SELECT tokenmill_classify(prompt, array('x', 'y')).label AS l FROM t").where("l = 'x'").count();
+        assertThat(n).isEqualTo(expected);
+        assertThatThrownBy(() -> sql.sql("SELECT a.id FROM t a JOIN t b ON tokenmill_generate(concat(a.prompt, b.prompt)).text = b.prompt").count())
+                .hasStackTraceContaining("tokenmill functions can only read one input");
     }
 
     @Test
