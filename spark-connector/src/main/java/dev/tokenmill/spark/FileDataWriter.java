@@ -50,7 +50,7 @@ final class FileDataWriter implements DataWriter<InternalRow> {
         this.window = TaskRun.open(job.plan(), row -> SparkRows.of(row, input), job.metrics());
         this.fingerprint = window.modelFingerprint();
         this.partitionOrdinals = job.partitionOrdinals();
-        var output = RowResult.outputSchema(job.inputSchema(), job.plan().options().resultColumn(), job.plan().wantsLogprobs());
+        var output = job.plan().columns().appendTo(job.inputSchema());
         List<String> outNames = List.of(output.fieldNames());
         this.fileOrdinals = java.util.Arrays.stream(job.fileSchema().fieldNames()).mapToInt(outNames::indexOf).toArray();
         this.outputTypes = java.util.Arrays.stream(output.fields()).map(f -> f.dataType()).toArray(DataType[]::new);
@@ -72,10 +72,10 @@ final class FileDataWriter implements DataWriter<InternalRow> {
         InternalRow in = c.input();
         int nIn = job.inputSchema().size();
         Object[] out = new Object[fileOrdinals.length];
-        InternalRow result = r.toInternalRow(job.plan().wantsLogprobs());
+        Object[] added = job.plan().columns().internal(r);
         for (int k = 0; k < fileOrdinals.length; k++) {
             int o = fileOrdinals[k];
-            out[k] = o < nIn ? in.get(o, outputTypes[o]) : result;
+            out[k] = o < nIn ? in.get(o, outputTypes[o]) : added[o - nIn];
         }
         writerFor(in).write(new GenericInternalRow(out));
     }

@@ -34,11 +34,16 @@ final class InferenceWindow<I> implements AutoCloseable {
     /** A row and its result. */
     record Completed<I>(I input, RowResult result) {}
 
+    /** How a row becomes a request: {@link PromptPlan#request} for the DataFrame operator, one per call for SQL. */
+    interface Requests {
+        Request request(String id, RowValues row);
+    }
+
     private record Pending<I>(I input, CompletableFuture<Result> future, RowResult immediate, long startNanos) {}
 
     private final Engine engine;
     private final String modelFingerprint;
-    private final PromptPlan plan;
+    private final Requests requests;
     private final Function<I, RowValues> values;
     private final int maxInFlight;
     private final String idPrefix;
@@ -48,11 +53,16 @@ final class InferenceWindow<I> implements AutoCloseable {
 
     InferenceWindow(Engine engine, String modelFingerprint, PromptPlan plan, Function<I, RowValues> values, String idPrefix,
                     TokenmillMetrics metrics) {
+        this(engine, modelFingerprint, plan::request, plan.options().maxInFlight(), values, idPrefix, metrics);
+    }
+
+    InferenceWindow(Engine engine, String modelFingerprint, Requests requests, int maxInFlight, Function<I, RowValues> values,
+                    String idPrefix, TokenmillMetrics metrics) {
         this.engine = engine;
         this.modelFingerprint = modelFingerprint;
-        this.plan = plan;
+        this.requests = requests;
         this.values = values;
-        this.maxInFlight = plan.options().maxInFlight();
+        this.maxInFlight = maxInFlight;
         this.idPrefix = idPrefix;
         this.metrics = metrics;
     }
@@ -75,7 +85,7 @@ final class InferenceWindow<I> implements AutoCloseable {
         String id = idPrefix + index;
         Request request;
         try {
-            request = plan.request(id, values.apply(input));
+            request = requests.request(id, values.apply(input));
         } catch (RuntimeException e) { // a bad row fails alone; the task goes on
             window.add(new Pending<>(input, null, RowResult.failed("row " + index + " (request " + id + "): " + e.getMessage()), 0));
             return;

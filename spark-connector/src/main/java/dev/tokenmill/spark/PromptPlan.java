@@ -35,6 +35,8 @@ final class PromptPlan implements Serializable {
     private final int[] templateOrdinals;
     private final List<String> templateColumns;
     private final Map<String, Integer> overrides;  // option name -> ordinal
+    private final ResultColumns columns;
+    private final boolean choicesFromText;         // a string 'choices' column: a JSON array or one choice
 
     PromptPlan(StructType input, TokenmillOptions o) {
         this.options = o;
@@ -82,21 +84,29 @@ final class PromptPlan implements Serializable {
             for (int i = 0; i < names.length; i++) {
                 if (!names[i].equalsIgnoreCase(opt)) continue;
                 StructField f = input.fields()[i];
-                boolean ok = switch (opt) {
-                    case "stop" -> f.dataType().equals(DataTypes.StringType)
-                            || f.dataType().equals(DataTypes.createArrayType(DataTypes.StringType, true))
-                            || f.dataType().equals(DataTypes.createArrayType(DataTypes.StringType, false));
-                    default -> f.dataType() instanceof NumericType || f.dataType().equals(DataTypes.StringType);
-                };
-                requireType(f, ok, opt.equals("stop") ? "string or array<string>" : "numeric");
+                DataType t = f.dataType();
+                boolean strings = t.equals(DataTypes.StringType) || t.equals(DataTypes.createArrayType(DataTypes.StringType, true))
+                        || t.equals(DataTypes.createArrayType(DataTypes.StringType, false));
+                switch (opt) {
+                    case "stop", "choices" -> requireType(f, strings, "string or array<string>");
+                    case "jsonSchema", "regex", "grammar" -> requireType(f, t.equals(DataTypes.StringType), "string");
+                    case "jsonObject" -> requireType(f, t.equals(DataTypes.BooleanType) || t.equals(DataTypes.StringType), "boolean");
+                    default -> requireType(f, t instanceof NumericType || t.equals(DataTypes.StringType), "numeric");
+                }
                 overrides.put(opt, i);
             }
         }
+        choicesFromText = overrides.containsKey("choices")
+                && input.fields()[overrides.get("choices")].dataType().equals(DataTypes.StringType);
+        columns = new ResultColumns(o.resultColumn(), o.logprobs() != Request.NO_LOGPROBS || overrides.containsKey("logprobs"),
+                o.sampling().constraint().choices() != null || overrides.containsKey("choices"),
+                o.parseJson() ? o.jsonColumn() : null, o.jsonType());
+        columns.appendTo(input); // a clash with an input column fails now, on the driver
     }
 
-    /** Whether the result struct carries logprobs: asked for by the options or by a per-row column. */
-    boolean wantsLogprobs() {
-        return options.logprobs() != Request.NO_LOGPROBS || overrides.containsKey("logprobs");
+    /** The columns appended to the input: the result struct and, with {@code parseJson}, the typed JSON column. */
+    ResultColumns columns() {
+        return columns;
     }
 
     TokenmillOptions options() {
@@ -142,7 +152,8 @@ final class PromptPlan implements Serializable {
                 (int) integral(row, "topK", s.topK()),
                 (float) decimal(row, "minP", s.minP()),
                 integral(row, "seed", s.seed()),
-                stop(row, s.stop()));
+                stop(row, s.stop()),
+                constraint(row, s.constraint()));
         b.sampling(sampling.toParams());
         int logprobs = (int) integral(row, "logprobs", options.logprobs());
         if (logprobs != Request.NO_LOGPROBS) b.logprobs(logprobs);
@@ -182,6 +193,44 @@ final class PromptPlan implements Serializable {
             throw new IllegalArgumentException("per-row option column 'stop' holds a null or empty stop string: " + v);
         }
         return v;
+    }
+
+    /**
+     * The row's constraint: from its constraint columns when any is set (not null, jsonObject not false), else the
+     * options'. More than one set fails the row when the engine parameters are built.
+     */
+    private TokenmillOptions.OutputConstraint constraint(RowValues row, TokenmillOptions.OutputConstraint dflt) {
+        String jsonSchema = string(row, "jsonSchema");
+        String regex = string(row, "regex");
+        String grammar = string(row, "grammar");
+        boolean jsonObject = false;
+        Integer ord = overrides.get("jsonObject");
+        if (ord != null && !row.isNull(ord)) {
+            String v = row.text(ord).trim();
+            if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+                throw new IllegalArgumentException("per-row option column 'jsonObject' must be true or false, got " + v);
+            }
+            jsonObject = Boolean.parseBoolean(v);
+        }
+        List<String> choices = null;
+        ord = overrides.get("choices");
+        if (ord != null && !row.isNull(ord)) {
+            List<String> v = row.strings(ord);
+            String what = "per-row option column 'choices'";
+            if (choicesFromText) {
+                choices = TokenmillOptions.choices(v.getFirst(), what); // a string column: a JSON array or one choice
+            } else {
+                TokenmillOptions.requireChoices(v, what);
+                choices = v;
+            }
+        }
+        var own = new TokenmillOptions.OutputConstraint(jsonSchema, jsonObject, regex, choices, grammar);
+        return own.given().isEmpty() ? dflt : own;
+    }
+
+    private String string(RowValues row, String opt) {
+        Integer ord = overrides.get(opt);
+        return ord == null || row.isNull(ord) ? null : row.text(ord);
     }
 
     private static int ordinal(StructType schema, String column, String option) {

@@ -6,7 +6,7 @@ import org.apache.spark.sql.RowFactory;
 
 import java.util.Iterator;
 
-/** The operator over external rows: input columns plus the result struct, in input order. */
+/** The operator over external rows: input columns plus the appended {@link ResultColumns}, in input order. */
 final class RowPartitionFunction implements MapPartitionsFunction<Row, Row> {
     private final PromptPlan plan;
     private final TokenmillMetrics metrics;
@@ -20,7 +20,7 @@ final class RowPartitionFunction implements MapPartitionsFunction<Row, Row> {
     public Iterator<Row> call(Iterator<Row> input) {
         if (!input.hasNext()) return java.util.Collections.emptyIterator();
         InferenceWindow<Row> w = TaskRun.open(plan, SparkRows::of, metrics);
-        boolean logprobs = plan.wantsLogprobs();
+        ResultColumns columns = plan.columns();
         Iterator<InferenceWindow.Completed<Row>> done = InferenceWindow.iterate(input, w, r -> r);
         return new Iterator<>() {
             @Override public boolean hasNext() { return done.hasNext(); }
@@ -28,9 +28,10 @@ final class RowPartitionFunction implements MapPartitionsFunction<Row, Row> {
             @Override public Row next() {
                 var c = done.next();
                 Row in = c.input();
-                Object[] v = new Object[in.length() + 1];
+                Object[] added = columns.external(c.result());
+                Object[] v = new Object[in.length() + added.length];
                 for (int i = 0; i < in.length(); i++) v[i] = in.get(i);
-                v[in.length()] = c.result().toRow(logprobs);
+                System.arraycopy(added, 0, v, in.length(), added.length);
                 return RowFactory.create(v);
             }
         };

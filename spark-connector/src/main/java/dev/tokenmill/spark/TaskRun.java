@@ -12,15 +12,21 @@ final class TaskRun {
     private TaskRun() {}
 
     static <I> InferenceWindow<I> open(PromptPlan plan, Function<I, RowValues> values, TokenmillMetrics metrics) {
+        return open(plan.options(), plan::request, values, metrics);
+    }
+
+    /** A window whose rows become requests through {@code requests} (the SQL functions), on the engine of {@code options}. */
+    static <I> InferenceWindow<I> open(TokenmillOptions options, InferenceWindow.Requests requests, Function<I, RowValues> values,
+                                       TokenmillMetrics metrics) {
         EngineHolder.Lease lease;
         try {
-            lease = EngineHolder.acquire(plan.options());
+            lease = EngineHolder.acquire(options);
         } catch (IOException e) {
-            throw new UncheckedIOException("tokenmill: cannot open model " + plan.options().model() + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("tokenmill: cannot open model " + options.model() + ": " + e.getMessage(), e);
         }
         TaskContext task = TaskContext.get();
         String prefix = task == null ? "row-" : "p" + task.partitionId() + "-t" + task.taskAttemptId() + "-";
-        InferenceWindow<I> w = new InferenceWindow<>(lease.engine(), lease.fingerprint(), plan, values, prefix, metrics);
+        InferenceWindow<I> w = new InferenceWindow<>(lease.engine(), lease.fingerprint(), requests, options.maxInFlight(), values, prefix, metrics);
         if (task != null) {
             task.addTaskCompletionListener((TaskCompletionListener) ctx -> {
                 w.close();

@@ -4,6 +4,8 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.analysis.FunctionRegistry$;
 import org.apache.spark.sql.types.StructType;
 
 import java.util.Map;
@@ -27,7 +29,7 @@ public final class Tokenmill {
         Dataset<Row> df = input.toDF();
         TokenmillOptions o = TokenmillOptions.parse(options);
         PromptPlan plan = new PromptPlan(df.schema(), o);
-        StructType out = RowResult.outputSchema(df.schema(), o.resultColumn(), plan.wantsLogprobs());
+        StructType out = plan.columns().appendTo(df.schema());
         TokenmillMetrics metrics = TokenmillMetrics.register(df.sparkSession().sparkContext());
         return df.mapPartitions(new RowPartitionFunction(plan, metrics), Encoders.row(out));
     }
@@ -37,9 +39,33 @@ public final class Tokenmill {
         return new RowPartitionFunction(new PromptPlan(inputSchema, TokenmillOptions.parse(options)), null);
     }
 
+    /**
+     * Registers the SQL functions ({@link TokenmillExtensions}) in a session already running, with the optimizer rule and
+     * planner strategy that batch them; the same as starting it with
+     * {@code spark.sql.extensions=dev.tokenmill.spark.TokenmillExtensions}. From PySpark:
+     * {@code spark._jvm.dev.tokenmill.spark.Tokenmill.registerFunctions(spark._jsparkSession)}. Calling it again changes nothing.
+     */
+    public static void registerFunctions(SparkSession spark) {
+        var session = (org.apache.spark.sql.classic.SparkSession) spark;
+        var registry = session.sessionState().functionRegistry();
+        for (var f : TokenmillExtensions.FUNCTIONS) {
+            // as SparkSessionExtensions registers an injected function: a builtin
+            var id = FunctionRegistry$.MODULE$.builtinFunctionIdentifier(f.name());
+            if (!registry.functionExists(id)) registry.registerFunction(id, f.info(), f.builder());
+        }
+        var experimental = session.experimental();
+        synchronized (experimental) {
+            if (!experimental.extraOptimizations().contains(ExtractTokenmillCalls.INSTANCE)) {
+                experimental.extraOptimizations_$eq(ScalaSeqs.concat(experimental.extraOptimizations(), ScalaSeqs.of(ExtractTokenmillCalls.INSTANCE)));
+            }
+            if (!experimental.extraStrategies().contains(TokenmillStrategy.INSTANCE)) {
+                experimental.extraStrategies_$eq(ScalaSeqs.concat(experimental.extraStrategies(), ScalaSeqs.of(TokenmillStrategy.INSTANCE)));
+            }
+        }
+    }
+
     /** The schema of {@link #partitionFunction}'s rows. */
     public static StructType outputSchema(StructType inputSchema, Map<String, String> options) {
-        TokenmillOptions o = TokenmillOptions.parse(options);
-        return RowResult.outputSchema(inputSchema, o.resultColumn(), new PromptPlan(inputSchema, o).wantsLogprobs());
+        return new PromptPlan(inputSchema, TokenmillOptions.parse(options)).columns().appendTo(inputSchema);
     }
 }

@@ -77,7 +77,7 @@ public final class TokenmillFileSink implements TableProvider {
         TokenmillOptions opts = TokenmillOptions.parse(o);
         StructType input = info.schema();
         PromptPlan plan = new PromptPlan(input, opts);
-        StructType output = RowResult.outputSchema(input, opts.resultColumn(), plan.wantsLogprobs());
+        StructType output = plan.columns().appendTo(input);
         List<String> partitionColumns = partitionColumns(o.get(PARTITION_COLUMNS), input);
         StructType fileSchema = WriteJob.fileSchema(output, partitionColumns);
         OutputFormat format = OutputFormat.parse(o.get("outputFormat"));

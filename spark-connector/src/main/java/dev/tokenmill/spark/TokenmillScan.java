@@ -19,7 +19,7 @@ import java.util.Map;
 
 /**
  * A {@code tokenmill} read: inference over an input read by Spark's file source, lazily, one task per input split,
- * returning the input columns plus the result struct.
+ * returning the input columns plus the result struct (and the parsed JSON column with {@code parseJson}).
  */
 final class TokenmillScan implements ScanBuilder, Scan, Batch {
     private final Map<String, String> options;
@@ -34,9 +34,8 @@ final class TokenmillScan implements ScanBuilder, Scan, Batch {
 
     /** The input's schema plus the result column, without planning the input's splits. */
     static StructType schema(SparkSession spark, Map<String, String> options) {
-        TokenmillOptions o = TokenmillOptions.parse(options);
         StructType in = InputFiles.schema(spark, options);
-        return RowResult.outputSchema(in, o.resultColumn(), new PromptPlan(in, o).wantsLogprobs());
+        return new PromptPlan(in, TokenmillOptions.parse(options)).columns().appendTo(in);
     }
 
     private InputFiles input() {
@@ -51,7 +50,7 @@ final class TokenmillScan implements ScanBuilder, Scan, Batch {
 
     @Override
     public StructType readSchema() {
-        return RowResult.outputSchema(input().schema, opts.resultColumn(), plan.wantsLogprobs());
+        return plan.columns().appendTo(input().schema);
     }
 
     @Override public Batch toBatch() { return this; }
@@ -95,7 +94,7 @@ final class TokenmillScan implements ScanBuilder, Scan, Batch {
             StructType schema = input.schema;
             InferenceWindow<InternalRow> window = TaskRun.open(plan, r -> SparkRows.of(r, schema), metrics);
             var done = InferenceWindow.iterate(rows, window, InternalRow::copy);
-            boolean logprobs = plan.wantsLogprobs();
+            ResultColumns columns = plan.columns();
             return new PartitionReader<>() {
                 private InternalRow row;
 
@@ -103,7 +102,7 @@ final class TokenmillScan implements ScanBuilder, Scan, Batch {
                 public boolean next() {
                     if (!done.hasNext()) return false;
                     var c = done.next();
-                    row = new JoinedRow(c.input(), new GenericInternalRow(new Object[] {c.result().toInternalRow(logprobs)}));
+                    row = new JoinedRow(c.input(), new GenericInternalRow(columns.internal(c.result())));
                     return true;
                 }
 

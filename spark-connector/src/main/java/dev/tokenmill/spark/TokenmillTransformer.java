@@ -1,6 +1,7 @@
 package dev.tokenmill.spark;
 
 import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
@@ -26,6 +27,9 @@ import java.util.Map;
  * <pre>{@code
  * var t = new TokenmillTransformer().setModel("hdfs:///models/qwen.gguf").setPromptColumn("question").setMaxTokens(64);
  * Dataset<Row> answers = t.transform(questions);
+ * // structured output: at most one of jsonSchema, jsonObject, regex, choices, grammar (see TokenmillOptions)
+ * var labels = new TokenmillTransformer().setModel(m).setChoices("positive", "negative").transform(reviews);
+ * var people = new TokenmillTransformer().setModel(m).setJsonSchema(schema).setParseJson(true).transform(bios); // + result_json
  * }</pre>
  */
 public final class TokenmillTransformer extends Transformer implements DefaultParamsWritable {
@@ -53,6 +57,13 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     private final Param<String> device;
     private final IntParam maxInFlight;
     private final DoubleParam timeoutSeconds;
+    private final Param<String> jsonSchema;
+    private final BooleanParam jsonObject;
+    private final Param<String> regex;
+    private final StringArrayParam choices;
+    private final Param<String> grammar;
+    private final BooleanParam parseJson;
+    private final Param<String> jsonColumn;
 
     public TokenmillTransformer() {
         this(Identifiable$.MODULE$.randomUID("tokenmill"));
@@ -82,6 +93,13 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
         device = new Param<>(this, "device", "auto, cpu or cuda");
         maxInFlight = new IntParam(this, "maxInFlight", "rows a task keeps in the engine at once");
         timeoutSeconds = new DoubleParam(this, "timeoutSeconds", "a row unfinished this long in the engine ends with finish reason timeout (0: none)");
+        jsonSchema = new Param<>(this, "jsonSchema", "JSON Schema the output must validate against (at most one constraint)");
+        jsonObject = new BooleanParam(this, "jsonObject", "the output is any JSON object (at most one constraint)");
+        regex = new Param<>(this, "regex", "regular expression the whole output matches (at most one constraint)");
+        choices = new StringArrayParam(this, "choices", "the output is the most probable of these strings, scored (at most one constraint)");
+        grammar = new Param<>(this, "grammar", "GBNF grammar, start rule root, the output follows (at most one constraint)");
+        parseJson = new BooleanParam(this, "parseJson", "add a column with the output parsed into jsonSchema's Spark type");
+        jsonColumn = new Param<>(this, "jsonColumn", "name of the parseJson column (default <resultColumn>_json)");
     }
 
     @Override
@@ -111,6 +129,13 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     public Param<String> device() { return device; }
     public IntParam maxInFlight() { return maxInFlight; }
     public DoubleParam timeoutSeconds() { return timeoutSeconds; }
+    public Param<String> jsonSchema() { return jsonSchema; }
+    public BooleanParam jsonObject() { return jsonObject; }
+    public Param<String> regex() { return regex; }
+    public StringArrayParam choices() { return choices; }
+    public Param<String> grammar() { return grammar; }
+    public BooleanParam parseJson() { return parseJson; }
+    public Param<String> jsonColumn() { return jsonColumn; }
 
     public TokenmillTransformer setModel(String v) { set(model, v); return this; }
     public TokenmillTransformer setModelCacheDir(String v) { set(modelCacheDir, v); return this; }
@@ -134,6 +159,13 @@ public final class TokenmillTransformer extends Transformer implements DefaultPa
     public TokenmillTransformer setDevice(String v) { set(device, v); return this; }
     public TokenmillTransformer setMaxInFlight(int v) { set(maxInFlight, v); return this; }
     public TokenmillTransformer setTimeoutSeconds(double v) { set(timeoutSeconds, v); return this; }
+    public TokenmillTransformer setJsonSchema(String v) { set(jsonSchema, v); return this; }
+    public TokenmillTransformer setJsonObject(boolean v) { set(jsonObject, v); return this; }
+    public TokenmillTransformer setRegex(String v) { set(regex, v); return this; }
+    public TokenmillTransformer setChoices(String... v) { set(choices, v); return this; }
+    public TokenmillTransformer setGrammar(String v) { set(grammar, v); return this; }
+    public TokenmillTransformer setParseJson(boolean v) { set(parseJson, v); return this; }
+    public TokenmillTransformer setJsonColumn(String v) { set(jsonColumn, v); return this; }
 
     /** The set params as connector options (unset ones take the connector's defaults). */
     Map<String, String> options() {

@@ -89,6 +89,8 @@ class ClusterIT {
                     "--conf", "spark.speculation.quantile=0.5",
                     "--conf", "spark.speculation.multiplier=1.5",
                     "--conf", "spark.speculation.minTaskRuntime=1s",
+                    "--conf", "spark.sql.extensions=" + TokenmillExtensions.class.getName(),
+                    "--conf", "spark.tokenmill.model=" + model,
                     appJar().toString(), model, out.toUri().toString(), WORK.resolve("model-cache").toString(), report.toString()));
             Process job = start("submit", sparkHome, "127.0.0.1", submit.toArray(String[]::new));
             assertThat(job.waitFor(8, TimeUnit.MINUTES)).as("job finished; see %s", WORK.resolve("submit.log")).isTrue();
@@ -114,8 +116,13 @@ class ClusterIT {
             Map<Integer, String> expected = engineAlone();
             assertThat(parquetTexts(out.resolve("retry"))).isEqualTo(expected);
             assertThat(arrowTexts(out.resolve("speculation"))).isEqualTo(expected);
+            Map<Integer, String> fromSql = new HashMap<>();
+            r.get("sql_texts").properties().forEach(e -> fromSql.put(Integer.parseInt(e.getKey()), e.getValue().asText()));
+            assertThat(fromSql).as("tokenmill_generate from SQL").isEqualTo(expected);
+            assertThat(r.get("sql_batched").asBoolean()).as("the SQL plan's TokenmillEval").isTrue();
             assertThat(out.resolve("retry/" + FileCommit.SUCCESS)).exists();
             assertThat(out.resolve("speculation/" + WriteJob.STAGING)).doesNotExist();
+            assertStructured(out.resolve("structured"));
         } finally {
             for (Process p : started.reversed()) {
                 p.destroy();
@@ -144,6 +151,25 @@ class ClusterIT {
             while (rs.next()) assertThat(m.put(rs.getInt(1), rs.getString(2))).as("row %d written twice", rs.getInt(1)).isNull();
         }
         return m;
+    }
+
+    /** Every row finished its JSON, and the typed column holds what the JSON says. */
+    private static void assertStructured(Path dir) throws Exception {
+        int rows = 0;
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); var s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT id, result.text, result.finish_reason, result_json.word, result_json.n, "
+                     + "CAST(result_json.day AS VARCHAR), result_json.mood FROM read_parquet('" + dir + "/*.parquet')")) {
+            while (rs.next()) {
+                rows++;
+                assertThat(rs.getString(3)).as("finish reason of row %d", rs.getInt(1)).isEqualTo("stop");
+                JsonNode j = new ObjectMapper().readTree(rs.getString(2));
+                assertThat(rs.getString(4)).isEqualTo(j.get("word").asText());
+                assertThat(rs.getLong(5)).isEqualTo(j.get("n").asLong());
+                assertThat(rs.getString(6)).isEqualTo(j.get("day").asText());
+                assertThat(rs.getString(7)).isEqualTo(j.get("mood").asText()).isIn("calm", "loud");
+            }
+        }
+        assertThat(rows).isEqualTo(ClusterJob.STRUCTURED_ROWS);
     }
 
     private static Map<Integer, String> arrowTexts(Path dir) throws Exception {

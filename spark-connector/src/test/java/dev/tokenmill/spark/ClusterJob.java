@@ -23,11 +23,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The spark-submit job of {@link ClusterIT}: two tokenmill writes (one whose partition 1 fails its first attempt,
- * one whose partition 0 straggles so that speculation races it), then a probe of every executor JVM's engine loads
+ * one whose partition 0 straggles so that speculation races it), a structured-output write ({@link #SCHEMA} with
+ * {@code parseJson}), a {@code tokenmill_generate} query (the session has {@code spark.sql.extensions} and
+ * {@code spark.tokenmill.model} from the submit's {@code --conf}), then a probe of every executor JVM's engine loads
  * and model copies. Args: model URI, output directory, model cache directory, report file.
  */
 public final class ClusterJob {
     static final int ROWS = 24;
+    /** Rows of the structured-output write: the first ones of {@link #prompts()}. */
+    static final int STRUCTURED_ROWS = 8;
+    /** Every value bounded, so that generation ends well within its maxTokens. */
+    static final String SCHEMA = "{\"type\": \"object\", \"properties\": {\"word\": {\"type\": \"string\", \"maxLength\": 8}, "
+            + "\"n\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 99}, \"day\": {\"type\": \"string\", \"format\": \"date\"}, "
+            + "\"mood\": {\"enum\": [\"calm\", \"loud\"]}}, \"required\": [\"word\", \"n\", \"day\", \"mood\"]}";
 
     private ClusterJob() {}
 
@@ -63,6 +71,18 @@ public final class ClusterJob {
         in.repartition(2).mapPartitions(new FailFirstAttempt(0, 3, 120_000), Encoders.row(schema))
                 .write().format("tokenmill").options(opts).option("outputFormat", "arrow").save(out + "/speculation");
 
+        in.filter("id < " + STRUCTURED_ROWS).repartition(2).write().format("tokenmill").options(opts).option("maxTokens", "300")
+                .option("seed", "9").option("temperature", "0.8").option("jsonSchema", SCHEMA).option("parseJson", "true")
+                .save(out + "/structured");
+
+        // the SQL function, on the same engine as the writes (same engine options): the model comes from the session
+        in.repartition(2).createOrReplaceTempView("prompts");
+        Dataset<Row> sql = spark.sql("SELECT id, tokenmill_generate(prompt, map('modelCacheDir', '" + cache + "', 'temperature', '0', "
+                + "'maxTokens', '4', 'kvCacheBytes', '" + (32 << 20) + "', 'maxSeqs', '16')).text AS text FROM prompts");
+        Map<String, String> sqlTexts = new LinkedHashMap<>();
+        for (Row row : sql.collectAsList()) sqlTexts.put(String.valueOf(row.getInt(0)), row.getString(1));
+        boolean batched = sql.queryExecution().sparkPlan().toString().contains("TokenmillEval");
+
         // every executor JVM says who it is and how many engines it loaded
         List<String> probes = spark.range(0, 8, 1, 8).toDF().mapPartitions((MapPartitionsFunction<Row, String>) it -> {
             Thread.sleep(500); // long enough that both executors take probe tasks
@@ -75,6 +95,8 @@ public final class ClusterJob {
         r.put("speculative_tasks", speculative.get());
         r.put("killed_tasks", killed.get());
         r.put("probes", probes);
+        r.put("sql_texts", sqlTexts);
+        r.put("sql_batched", batched);
         new ObjectMapper().writeValue(new File(report), r);
         spark.stop();
     }

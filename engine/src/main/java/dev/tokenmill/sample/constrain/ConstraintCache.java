@@ -43,6 +43,16 @@ public final class ConstraintCache {
         return i;
     }
 
+    /**
+     * Checks, without a model, that a constraint can be compiled (a valid and supported JSON Schema, regex or
+     * grammar), so that a caller can refuse it before any request is made.
+     *
+     * @throws ConstraintException naming what is wrong or unsupported
+     */
+    public static void check(Constraint c) {
+        grammarOf(c);
+    }
+
     /** The grammar a constraint stands for. */
     static Grammar grammarOf(Constraint c) {
         return switch (c) {
