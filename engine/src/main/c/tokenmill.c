@@ -23,6 +23,9 @@
  * Types: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Two ISA paths chosen at run time (never -march=native):
  * AVX-512 VNNI, and AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on
  * Q8_0/Q4_0 at batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
+ * The AVX2 path (vpmaddubsw + vpmaddwd, the same exact block sums; see tile_avx2) runs there, capped with
+ * tm_set_isa(1), about 135 GOP/s on Q8_0, 200 on Q4_0 and Q4_K and 175 on Q6_K at batch 32
+ * (scripts/native-bench.c with ISA 1).
  */
 #include <immintrin.h>
 #include <stdint.h>
