@@ -23,6 +23,9 @@
  * Types: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Two ISA paths chosen at run time (never -march=native):
  * AVX-512 VNNI, and AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on
  * Q8_0/Q4_0 at batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
+ * The AVX2 path (vpmaddubsw + vpmaddwd, the same exact block sums; see tile_avx2) runs there, capped with
+ * tm_set_isa(1), about 135 GOP/s on Q8_0, 200 on Q4_0 and Q4_K and 175 on Q6_K at batch 32
+ * (scripts/native-bench.c with ISA 1).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -490,92 +493,162 @@ TILE_SET(vnni, K_Q5_1)
 #define avx2_ATTR AVX2
 
 /*
- * The same tile on 8-lane vectors, one half of the group (8 rows) at a time. Q8_0 uses vpmaddubsw on |w| and
- * sign-transferred activations (w + 128 would overflow its int16 pair sums), so it needs no bias; the other
- * types' unsigned quants go in as they are, with the same biases as the VNNI path. Same exact block sums, same
- * float steps, so the same bits.
+ * The same tile on 8-lane vectors: both halves of the group (rows 0-7, 8-15) at once, so each broadcast of 4
+ * activation bytes serves two weight vectors, and the batch rows in passes of AVX2_PASS whose integer sums stay
+ * in registers. The int8 product is vpmaddubsw (unsigned weight bytes times signed activation bytes, pairs summed
+ * to int16 with saturation) then vpmaddwd by 1 to int32. With |x| <= 127 a pair of 4-bit quants (0..15) sums to
+ * at most 3810, so the int16 sums of all 8 vectors of a block stay below 32767 and exact, and one vpmaddwd
+ * widens them; 5-bit quants (7874 a pair) allow 4 vectors per vpmaddwd, Q6_K's 6-bit ones (16002) 2 (AVX2_RUN).
+ * Q8_0 (w + 128 would overflow the pairs) goes in as |w| times the activations with w's sign (vpsignb), which
+ * needs no bias, one vpmaddwd per vector. The other types take the same biases as the VNNI path. When a tile
+ * has more than one pass, each block's weights are unpacked once (nibbles split, high bits merged, Q8_0's |w|)
+ * into a buffer that every pass reads. Same exact block sums, same float steps, so the same bits.
  */
+#define AVX2_PASS(kind) ((kind) == K_Q6_K || FIFTH(kind) ? 2 : 4)
+/* Keeps a running sum in its register, in program order: GCC otherwise reassociates the chains of adds into trees
+   whose partial sums spill to the stack. */
+#define KEEP(v) __asm__("" : "+x"(v))
+#define AVX2_RUN(kind) ((kind) == K_Q8_0 ? 1 : (kind) == K_Q6_K ? 2 : FIFTH(kind) ? 4 : 8)
+
+/* Weight vector j (elements 4j..4j+3 of each row) of half h of the block at q, as unsigned quants (Q8_0: signed). */
+AVX2 static inline __attribute__((always_inline)) __m256i unpack_avx2(const int kind, const uint8_t *q, const int h, const int j) {
+    if (kind == K_Q8_0) return _mm256_xor_si256(_mm256_load_si256((const __m256i *) (q + 64 * j + 32 * h)), _mm256_set1_epi8((char) 0x80));
+    const __m256i lo = _mm256_set1_epi8(0x0f);
+    const __m256i p = _mm256_load_si256((const __m256i *) (q + 64 * (j & 3) + 32 * h));
+    __m256i wv = j < 4 ? _mm256_and_si256(p, lo) : _mm256_and_si256(_mm256_srli_epi16(p, 4), lo);
+    if (FIFTH(kind)) { /* bit j (and 4+j) of the plane byte moves to bit 4 */
+        __m256i hp = _mm256_load_si256((const __m256i *) (q + 256 + 32 * h));
+        hp = j == 0 ? _mm256_slli_epi16(hp, 4) : j == 1 ? _mm256_slli_epi16(hp, 3)
+           : j == 2 ? _mm256_slli_epi16(hp, 2) : j == 3 ? _mm256_slli_epi16(hp, 1)
+           : j == 4 ? hp : j == 5 ? _mm256_srli_epi16(hp, 1)
+           : j == 6 ? _mm256_srli_epi16(hp, 2) : _mm256_srli_epi16(hp, 3);
+        wv = _mm256_or_si256(wv, _mm256_and_si256(hp, _mm256_set1_epi8(0x10)));
+    }
+    if (kind == K_Q6_K) { /* bits 2j..2j+1 of the plane byte move to bits 4..5 */
+        __m256i hp = _mm256_load_si256((const __m256i *) (q + (j < 4 ? 256 : 320) + 32 * h));
+        const int jj = j & 3;
+        hp = jj == 0 ? _mm256_slli_epi16(hp, 4) : jj == 1 ? _mm256_slli_epi16(hp, 2)
+           : jj == 2 ? hp : _mm256_srli_epi16(hp, 2);
+        wv = _mm256_or_si256(wv, _mm256_and_si256(hp, _mm256_set1_epi8(0x30)));
+    }
+    return wv;
+}
+
+/* The block's scales of half h: dw (d_w per row), dm (the min's factor), sc0/sc1 (Q6_K's int scales of the two 16-element halves). */
+typedef struct { __m256 dw[2], dm[2]; __m256i sc0[2], sc1[2]; } scales_avx2;
+
+/*
+ * Block k of batch rows b0..b0+n-1 (n <= AVX2_PASS) into acc. wq/wa: the block's unpacked weights and (Q8_0) their
+ * absolute values when buffered, else NULL and the weights are unpacked here from q.
+ */
+AVX2 static inline __attribute__((always_inline))
+void pass_avx2(const int kind, const int n, const uint8_t *q, const __m256i (*wq)[8], const __m256i (*wa)[8],
+               const acts *a, int k, int b0, const scales_avx2 *sc, __m256 (*acc)[2]) {
+    const int R = AVX2_RUN(kind);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i is[4][2], ih[4][2], t[4][2]; /* int32 sums (Q6_K: of the first 16 elements, ih of the last), int16 runs */
+    const int8_t *xb = a->q + (k * a->xs + b0) * QK;
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+#pragma GCC unroll 4
+        for (int i = 0; i < n; i++) {
+            const __m256i xv = _mm256_set1_epi32(load_i32(xb + i * QK + 4 * j));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256i w = wq ? wq[h][j] : unpack_avx2(kind, q, h, j);
+                if (kind == K_Q8_0) {
+                    const __m256i wabs = wa ? wa[h][j] : _mm256_abs_epi8(w);
+                    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, w)), ones);
+                    is[i][h] = j == 0 ? s : _mm256_add_epi32(is[i][h], s);
+                    if (wq) KEEP(is[i][h]);
+                } else {
+                    const __m256i p = _mm256_maddubs_epi16(w, xv);
+                    t[i][h] = j % R == 0 ? p : _mm256_add_epi16(t[i][h], p);
+                    if (wq) KEEP(t[i][h]);
+                    if (j % R == R - 1) {
+                        const __m256i s = _mm256_madd_epi16(t[i][h], ones);
+                        if (kind == K_Q6_K && j >= 4) ih[i][h] = j == 4 + R - 1 ? s : _mm256_add_epi32(ih[i][h], s);
+                        else is[i][h] = j == R - 1 ? s : _mm256_add_epi32(is[i][h], s);
+                    }
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) {
+        const int64_t o = k * a->xs + b0 + i;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i iv = is[i][h];
+            if (kind == K_Q4_0) iv = _mm256_add_epi32(iv, _mm256_set1_epi32(a->c[o]));
+            if (kind == K_Q5_0) iv = _mm256_add_epi32(iv, _mm256_set1_epi32(2 * a->c[o]));
+            if (kind == K_Q6_K) iv = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(iv, _mm256_set1_epi32(a->h0[o])), sc->sc0[h]),
+                                                      _mm256_mullo_epi32(_mm256_add_epi32(ih[i][h], _mm256_set1_epi32(a->h1[o])), sc->sc1[h]));
+            const __m256 s = _mm256_mul_ps(sc->dw[h], _mm256_set1_ps(a->d[o]));
+            __m256 r = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), s, acc[b0 + i][h]);
+            if (KMIN(kind)) r = _mm256_fnmadd_ps(sc->dm[h], _mm256_set1_ps(a->m[o]), r);
+            if (BMIN(kind)) r = _mm256_fmadd_ps(sc->dm[h], _mm256_set1_ps(a->m[o]), r);
+            acc[b0 + i][h] = r;
+        }
+    }
+}
+
 AVX2 static inline __attribute__((always_inline))
 void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *sw, int nb, const acts *a,
                float *y, int64_t ldy, __mmask16 mask) {
     const int qb = kind == K_Q8_0 ? 512 : kind == K_Q6_K ? 384 : FIFTH(kind) ? 320 : 256;
-    const int64_t xs = a->xs;
-    const __m256i lo = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char) 0x80);
-    const __m256i m30 = _mm256_set1_epi8(0x30), m10 = _mm256_set1_epi8(0x10);
-    for (int h = 0; h < 2; h++) {
-        __m256 acc[MAX_BT];
-        for (int b = 0; b < BT; b++) acc[b] = _mm256_setzero_ps();
-        for (int k = 0; k < nb; k++) {
-            const uint8_t *q = qw + (int64_t) k * qb + 32 * h;
-            __m256 dw, dm = _mm256_setzero_ps();
-            __m256i sc0 = _mm256_setzero_si256(), sc1 = _mm256_setzero_si256();
+    const int P = AVX2_PASS(kind);
+    __m256 acc[MAX_BT][2];
+    __m256i wq[2][8], wa[2][8];
+    for (int b = 0; b < BT; b++) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+    for (int k = 0; k < nb; k++) {
+        const uint8_t *q = qw + (int64_t) k * qb;
+        scales_avx2 sc;
+        for (int h = 0; h < 2; h++) {
+            sc.dm[h] = _mm256_setzero_ps();
+            sc.sc0[h] = sc.sc1[h] = _mm256_setzero_si256();
             if (KMIN(kind)) {
                 const uint8_t *meta = sw + (int64_t) (k / 8) * KMETA;
                 const int s = k % 8;
-                dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128((const __m128i *) (meta + 16 * h))),
-                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 64 + 16 * s + 8 * h)))));
-                dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128((const __m128i *) (meta + 32 + 16 * h))),
-                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 192 + 16 * s + 8 * h)))));
+                sc.dw[h] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128((const __m128i *) (meta + 16 * h))),
+                                         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 64 + 16 * s + 8 * h)))));
+                sc.dm[h] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128((const __m128i *) (meta + 32 + 16 * h))),
+                                         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 192 + 16 * s + 8 * h)))));
             } else if (kind == K_Q6_K) {
                 const uint8_t *meta = sw + (int64_t) (k / 8) * Q6META;
                 const int s = k % 8;
-                dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (meta + 16 * h)));
-                sc0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 32 + 32 * s + 8 * h)));
-                sc1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 48 + 32 * s + 8 * h)));
+                sc.dw[h] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (meta + 16 * h)));
+                sc.sc0[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 32 + 32 * s + 8 * h)));
+                sc.sc1[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 48 + 32 * s + 8 * h)));
             } else if (BMIN(kind)) {
-                dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 16 * h)));
-                dm = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 32 + 16 * h)));
+                sc.dw[h] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 16 * h)));
+                sc.dm[h] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 32 + 16 * h)));
             } else {
-                dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 2 + 16 * h)));
-            }
-            for (int b = 0; b < BT; b++) {
-                const int64_t o = k * xs + b;
-                const int8_t *xb = a->q + o * QK;
-                __m256i i0 = kind == K_Q4_0 ? _mm256_set1_epi32(a->c[o]) : kind == K_Q5_0 ? _mm256_set1_epi32(2 * a->c[o])
-                           : kind == K_Q6_K ? _mm256_set1_epi32(a->h0[o]) : _mm256_setzero_si256();
-                __m256i i1 = kind == K_Q6_K ? _mm256_set1_epi32(a->h1[o]) : _mm256_setzero_si256();
-                for (int j = 0; j < 8; j++) {
-                    const __m256i xv = _mm256_set1_epi32(load_i32(xb + 4 * j));
-                    __m256i t;
-                    if (kind != K_Q8_0) {
-                        __m256i p = _mm256_load_si256((const __m256i *) (q + 64 * (j & 3)));
-                        __m256i wv = j < 4 ? _mm256_and_si256(p, lo) : _mm256_and_si256(_mm256_srli_epi16(p, 4), lo);
-                        if (FIFTH(kind)) {
-                            __m256i hp = _mm256_load_si256((const __m256i *) (q + 256));
-                            hp = j == 0 ? _mm256_slli_epi16(hp, 4) : j == 1 ? _mm256_slli_epi16(hp, 3)
-                               : j == 2 ? _mm256_slli_epi16(hp, 2) : j == 3 ? _mm256_slli_epi16(hp, 1)
-                               : j == 4 ? hp : j == 5 ? _mm256_srli_epi16(hp, 1)
-                               : j == 6 ? _mm256_srli_epi16(hp, 2) : _mm256_srli_epi16(hp, 3);
-                            wv = _mm256_or_si256(wv, _mm256_and_si256(hp, m10));
-                        }
-                        if (kind == K_Q6_K) {
-                            __m256i hp = _mm256_load_si256((const __m256i *) (q + (j < 4 ? 256 : 320)));
-                            const int jj = j & 3;
-                            hp = jj == 0 ? _mm256_slli_epi16(hp, 4) : jj == 1 ? _mm256_slli_epi16(hp, 2)
-                               : jj == 2 ? hp : _mm256_srli_epi16(hp, 2);
-                            wv = _mm256_or_si256(wv, _mm256_and_si256(hp, m30));
-                        }
-                        t = _mm256_maddubs_epi16(wv, xv);
-                    } else {
-                        __m256i wv = _mm256_xor_si256(_mm256_load_si256((const __m256i *) (q + 64 * j)), flip);
-                        t = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
-                    }
-                    if (kind == K_Q6_K && j >= 4) i1 = _mm256_add_epi32(i1, _mm256_madd_epi16(t, ones));
-                    else i0 = _mm256_add_epi32(i0, _mm256_madd_epi16(t, ones));
-                }
-                if (kind == K_Q6_K) i0 = _mm256_add_epi32(_mm256_mullo_epi32(i0, sc0), _mm256_mullo_epi32(i1, sc1));
-                const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(a->d[o]));
-                acc[b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), s, acc[b]);
-                if (KMIN(kind)) acc[b] = _mm256_fnmadd_ps(dm, _mm256_set1_ps(a->m[o]), acc[b]);
-                if (BMIN(kind)) acc[b] = _mm256_fmadd_ps(dm, _mm256_set1_ps(a->m[o]), acc[b]);
+                sc.dw[h] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 2 + 16 * h)));
             }
         }
-        for (int b = 0; b < BT; b++) {
-            float tmp[8];
-            _mm256_storeu_ps(tmp, acc[b]);
-            for (int r = 0; r < 8; r++) {
-                if (mask >> (8 * h + r) & 1) y[(int64_t) b * ldy + 8 * h + r] = tmp[r];
+        if (BT > P) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) {
+                    wq[h][j] = unpack_avx2(kind, q, h, j);
+                    if (kind == K_Q8_0) wa[h][j] = _mm256_abs_epi8(wq[h][j]);
+                }
             }
+        }
+        const __m256i (*bw)[8] = BT > P ? (const __m256i (*)[8]) wq : 0;
+        const __m256i (*ba)[8] = BT > P && kind == K_Q8_0 ? (const __m256i (*)[8]) wa : 0;
+        int b0 = 0;
+        for (; b0 + P <= BT; b0 += P) pass_avx2(kind, P, q, bw, ba, a, k, b0, &sc, acc);
+        if (BT % P) pass_avx2(kind, BT % P, q, bw, ba, a, k, b0, &sc, acc);
+    }
+    for (int b = 0; b < BT; b++) {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, acc[b][0]);
+        _mm256_storeu_ps(tmp + 8, acc[b][1]);
+        for (int r = 0; r < 16; r++) {
+            if (mask >> r & 1) y[(int64_t) b * ldy + r] = tmp[r];
         }
     }
 }
