@@ -17,6 +17,10 @@
 # both batched-benches run with flash attention as their defaults choose it (on for the CPU), F16 KV, -c of exactly
 # the workload.
 #
+# On a busy machine (more runnable threads than cores) export OMP_WAIT_POLICY=passive: the comparators' OpenMP threads
+# otherwise spin at every barrier while their partner thread is descheduled (measured here with a run queue of ~10 on
+# 2 cores: llama-bench tg16 2.6 tok/s active against 23.4 passive). The script passes the environment through.
+#
 # ISA=avx2 caps tokenmill at its AVX2 path (TOKENMILL_JAVA_OPTS="-XX:UseAVX=2 -Dtokenmill.isa=avx2": the native
 # kernels and the JIT's Vector API width); point LLAMA_BIN / IK_BIN at AVX2-only builds (-DGGML_NATIVE=OFF, AVX2/FMA/
 # F16C on, AVX512*, AVX_VNNI and AMX off). The script refuses comparator binaries holding AVX-512 (zmm) code.
@@ -110,7 +114,7 @@ done
 # --- the table: medians, tokenmill / llama.cpp and tokenmill / ik_llama.cpp ---
 med() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v) if v else "nan")' $1; }
 ratio() { python3 -c 'import sys,math; a,b=float(sys.argv[1]),float(sys.argv[2]); print("-" if math.isnan(a) or math.isnan(b) or b==0 else f"{a/b:.2f}")' "$1" "$2"; }
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) ISA=$isa threads=$t rounds=$rounds tokenmill kernel_path=$kpath"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) ISA=$isa threads=$t rounds=$rounds OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default} load=$(cut -d" " -f1-3 /proc/loadavg) tokenmill kernel_path=$kpath"
 printf '%-22s %-28s %10s %12s %10s %8s %8s\n' model measure llama.cpp ik_llama.cpp tokenmill tm/llama tm/ik
 declare -A label=([pp]="single prefill 128 (tok/s)" [tg]="single decode 32 (tok/s)" [b32]="32 x (64+64) overall (tok/s)"
                   [b16]="16 x (128+64) overall (tok/s)" [rss16]="16 x (128+64) peak RSS (MB)")
