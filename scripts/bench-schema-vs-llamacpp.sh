@@ -38,10 +38,11 @@ import json, re, statistics as st, sys
 d, n = sys.argv[1], int(sys.argv[2])
 def perf(f):
     s = open(f).read()
-    ev = re.search(r"llama_perf_context_print:\s+eval time =\s+([\d.]+) ms /\s+(\d+) runs", s)
-    sm = re.search(r"llama_perf_sampler_print:\s+sampling time =\s+([\d.]+) ms /\s+(\d+) runs", s)
+    ev = re.search(r"(?:llama_perf_context_print|common_perf_print):\s+eval time =\s+([\d.]+) ms /\s+(\d+) runs", s)
+    sm = re.search(r"(?:llama_perf_sampler_print|common_perf_print):\s+sampling time =\s+([\d.]+) ms(?: /\s+(\d+) runs)?", s)
     ev_ms, n_ev = float(ev.group(1)), int(ev.group(2))
-    sm_ms, n_sm = (float(sm.group(1)), int(sm.group(2))) if sm else (float("nan"), 0)
+    # newer trees print the sampling total without a count: one sampling per generated token
+    sm_ms, n_sm = (float(sm.group(1)), int(sm.group(2) or n_ev + 1)) if sm else (float("nan"), 0)
     return {"eval_tok_s": 1e3 * n_ev / ev_ms, "sampling_ms_per_tok": sm_ms / max(n_sm, 1),
             "gen_tok_s": 1e3 * n_ev / (ev_ms + sm_ms), "tokens": n_ev}
 print(f"llama.cpp llama-completion, one sequence (median of {n}):")
