@@ -603,6 +603,13 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
     for (int b = 0; b < BT; b++) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
     for (int k = 0; k < nb; k++) {
         const uint8_t *q = qw + (int64_t) k * qb;
+        /* A tile of a few batch rows is bound by streaming the weights from memory: on a Zen 3 core the hardware
+           prefetchers alone left a 2-thread decode at 75-80% of the read bandwidth, and fetching 2 KB ahead (every
+           line of a later block) gained 10-20% there (distances 1-3 KB alike). A prefetch past the group's end
+           reads the next group's lines, which the thread reads next. */
+        if (BT <= 4) {
+            for (int o = 0; o < qb; o += 64) _mm_prefetch((const char *) q + 2048 + o, _MM_HINT_T0);
+        }
         scales_avx2 sc;
         for (int h = 0; h < 2; h++) {
             sc.dm[h] = _mm256_setzero_ps();
