@@ -24,8 +24,8 @@
  * AVX-512 VNNI, and AVX2+FMA+F16C; on the machine this was written on (Zen 4) one core runs about 370 GOP/s on
  * Q8_0/Q4_0 at batch 32 (79% of vpdpbusd's peak) and 300-320 on the K-quants, and a batch of 1 is memory-bound.
  * The AVX2 path (vpmaddubsw + vpmaddwd, the same exact block sums; see tile_avx2) runs there, capped with
- * tm_set_isa(1), about 135 GOP/s on Q8_0, 200 on Q4_0 and Q4_K and 175 on Q6_K at batch 32
- * (scripts/native-bench.c with ISA 1).
+ * tm_set_isa(1), about 135 GOP/s on Q8_0, 200 on Q4_0 and Q4_K and 175 on Q6_K at batch 32 (a Zen 3 core: 130,
+ * 205, 200, 157) (scripts/native-bench.c with ISA 1).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -500,11 +500,14 @@ TILE_SET(vnni, K_Q5_1)
  * at most 3810, so the int16 sums of all 8 vectors of a block stay below 32767 and exact, and one vpmaddwd
  * widens them; 5-bit quants (7874 a pair) allow 4 vectors per vpmaddwd, Q6_K's 6-bit ones (16002) 2 (AVX2_RUN).
  * Q8_0 (w + 128 would overflow the pairs) goes in as |w| times the activations with w's sign (vpsignb), which
- * needs no bias, one vpmaddwd per vector. The other types take the same biases as the VNNI path. When a tile
+ * needs no bias, one vpmaddwd per vector. The other types take the same biases as the VNNI path. Q6_K's vpmaddwd
+ * multiplies by the half's int scale instead of 1, and a second one applies both halves' biases (sc0 * h0 + sc1 *
+ * h1, with h / 32 as int16), which gives the same int32 as sc0 * (isum0 + h0) + sc1 * (isum1 + h1) without vpmulld
+ * (a Q6_K tile 3-12% faster at batch 4-128, 30% at batch 2-3, on Zen 3). When a tile
  * has more than one pass, each block's weights are unpacked once (nibbles split, high bits merged, Q8_0's |w|)
  * into a buffer that every pass reads. Same exact block sums, same float steps, so the same bits.
  */
-#define AVX2_PASS(kind) ((kind) == K_Q6_K || FIFTH(kind) ? 2 : 4)
+#define AVX2_PASS(kind) (FIFTH(kind) ? 2 : 4)
 /* Keeps a running sum in its register, in program order: GCC otherwise reassociates the chains of adds into trees
    whose partial sums spill to the stack. */
 #define KEEP(v) __asm__("" : "+x"(v))
@@ -534,8 +537,12 @@ AVX2 static inline __attribute__((always_inline)) __m256i unpack_avx2(const int 
     return wv;
 }
 
-/* The block's scales of half h: dw (d_w per row), dm (the min's factor), sc0/sc1 (Q6_K's int scales of the two 16-element halves). */
-typedef struct { __m256 dw[2], dm[2]; __m256i sc0[2], sc1[2]; } scales_avx2;
+/*
+ * The block's scales of half h: dw (d_w per row), dm (the min's factor). Q6_K's int scales of the two 16-element
+ * halves as int16 pairs, for vpmaddwd: sc0/sc1 (sc, sc) per row, so one vpmaddwd both widens a run of int16 sums and
+ * applies its half's scale; scp (sc0, sc1) per row, for the two biases at once.
+ */
+typedef struct { __m256 dw[2], dm[2]; __m256i sc0[2], sc1[2], scp[2]; } scales_avx2;
 
 /*
  * Block k of batch rows b0..b0+n-1 (n <= AVX2_PASS) into acc. wq/wa: the block's unpacked weights and (Q8_0) their
@@ -546,7 +553,7 @@ void pass_avx2(const int kind, const int n, const uint8_t *q, const __m256i (*wq
                const acts *a, int k, int b0, const scales_avx2 *sc, __m256 (*acc)[2]) {
     const int R = AVX2_RUN(kind);
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i is[4][2], ih[4][2], t[4][2]; /* int32 sums (Q6_K: of the first 16 elements, ih of the last), int16 runs */
+    __m256i is[4][2], t[4][2]; /* int32 sums (Q6_K: already times the scales), int16 runs */
     const int8_t *xb = a->q + (k * a->xs + b0) * QK;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
@@ -566,9 +573,8 @@ void pass_avx2(const int kind, const int n, const uint8_t *q, const __m256i (*wq
                     t[i][h] = j % R == 0 ? p : _mm256_add_epi16(t[i][h], p);
                     if (wq) KEEP(t[i][h]);
                     if (j % R == R - 1) {
-                        const __m256i s = _mm256_madd_epi16(t[i][h], ones);
-                        if (kind == K_Q6_K && j >= 4) ih[i][h] = j == 4 + R - 1 ? s : _mm256_add_epi32(ih[i][h], s);
-                        else is[i][h] = j == R - 1 ? s : _mm256_add_epi32(is[i][h], s);
+                        const __m256i s = _mm256_madd_epi16(t[i][h], kind != K_Q6_K ? ones : j < 4 ? sc->sc0[h] : sc->sc1[h]);
+                        is[i][h] = j == R - 1 ? s : _mm256_add_epi32(is[i][h], s);
                     }
                 }
             }
@@ -582,8 +588,10 @@ void pass_avx2(const int kind, const int n, const uint8_t *q, const __m256i (*wq
             __m256i iv = is[i][h];
             if (kind == K_Q4_0) iv = _mm256_add_epi32(iv, _mm256_set1_epi32(a->c[o]));
             if (kind == K_Q5_0) iv = _mm256_add_epi32(iv, _mm256_set1_epi32(2 * a->c[o]));
-            if (kind == K_Q6_K) iv = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(iv, _mm256_set1_epi32(a->h0[o])), sc->sc0[h]),
-                                                      _mm256_mullo_epi32(_mm256_add_epi32(ih[i][h], _mm256_set1_epi32(a->h1[o])), sc->sc1[h]));
+            if (kind == K_Q6_K) { /* + sc0 * h0 + sc1 * h1: h0, h1 are -32 times sums of 16 quants, h / 32 fits int16 */
+                const uint32_t hh = (uint16_t) (a->h0[o] >> 5) | (uint32_t) (a->h1[o] >> 5) << 16;
+                iv = _mm256_add_epi32(iv, _mm256_slli_epi32(_mm256_madd_epi16(sc->scp[h], _mm256_set1_epi32((int) hh)), 5));
+            }
             const __m256 s = _mm256_mul_ps(sc->dw[h], _mm256_set1_ps(a->d[o]));
             __m256 r = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), s, acc[b0 + i][h]);
             if (KMIN(kind)) r = _mm256_fnmadd_ps(sc->dm[h], _mm256_set1_ps(a->m[o]), r);
@@ -613,7 +621,7 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
         scales_avx2 sc;
         for (int h = 0; h < 2; h++) {
             sc.dm[h] = _mm256_setzero_ps();
-            sc.sc0[h] = sc.sc1[h] = _mm256_setzero_si256();
+            sc.sc0[h] = sc.sc1[h] = sc.scp[h] = _mm256_setzero_si256();
             if (KMIN(kind)) {
                 const uint8_t *meta = sw + (int64_t) (k / 8) * KMETA;
                 const int s = k % 8;
@@ -625,8 +633,11 @@ void tile_avx2(const int kind, const int BT, const uint8_t *qw, const uint8_t *s
                 const uint8_t *meta = sw + (int64_t) (k / 8) * Q6META;
                 const int s = k % 8;
                 sc.dw[h] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (meta + 16 * h)));
-                sc.sc0[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 32 + 32 * s + 8 * h)));
-                sc.sc1[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 48 + 32 * s + 8 * h)));
+                const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 32 + 32 * s + 8 * h)));
+                const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (meta + 48 + 32 * s + 8 * h)));
+                sc.sc0[h] = _mm256_blend_epi16(s0, _mm256_slli_epi32(s0, 16), 0xAA);
+                sc.sc1[h] = _mm256_blend_epi16(s1, _mm256_slli_epi32(s1, 16), 0xAA);
+                sc.scp[h] = _mm256_blend_epi16(s0, _mm256_slli_epi32(s1, 16), 0xAA);
             } else if (BMIN(kind)) {
                 sc.dw[h] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 16 * h)));
                 sc.dm[h] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (sw + (int64_t) k * GROUP * 4 + 32 + 16 * h)));
