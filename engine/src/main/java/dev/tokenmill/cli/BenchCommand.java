@@ -13,6 +13,8 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,8 +76,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--single", description = "one sequence: prefill --prompt-tokens, then decode --gen-tokens (as llama-bench)")
     boolean single;
 
-    @Option(names = "--warmup", defaultValue = "4", description = "warm-up requests before measuring (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "4",
+            description = "warm-up requests per warm-up round (with --single, run one at a time); 0: no warm-up (default ${DEFAULT-VALUE})")
     int warmup;
+
+    @Option(names = "--warmup-seconds", defaultValue = "10",
+            description = "repeat warm-up rounds until one passes with the JIT compiler quiet, for at most this long; 0: one round"
+                    + " (default ${DEFAULT-VALUE})")
+    double warmupSeconds;
 
     @Option(names = "--prompt-logprobs", arity = "0..1", fallbackValue = "0",
             description = "a scoring workload: the logprob of every prompt token (and its N best alternatives, default 0)")
@@ -103,6 +111,7 @@ final class BenchCommand implements Callable<Integer> {
         check(sharedPrefix >= 0 && sharedPrefix < promptTokens,
                 "--shared-prefix must be in [0, --prompt-tokens) = [0, " + promptTokens + "), got " + sharedPrefix);
         check(warmup >= 0, "--warmup must be >= 0, got " + warmup);
+        check(warmupSeconds >= 0 && warmupSeconds <= 3600, "--warmup-seconds must be in [0, 3600], got " + warmupSeconds);
         check(promptLogprobs == null || (promptLogprobs >= 0 && promptLogprobs <= Request.MAX_LOGPROBS),
                 "--prompt-logprobs must be in [0, " + Request.MAX_LOGPROBS + "], got " + promptLogprobs);
         check(repeat >= 1, "--repeat must be >= 1, got " + repeat);
@@ -128,11 +137,11 @@ final class BenchCommand implements Callable<Integer> {
             int lowestId = Math.min(3, vocab - 1); // past <unk>, <s>, </s> in SentencePiece vocabularies
             // warm-up prompts share nothing with the measured ones, so the prefix cache starts cold
             Random warm = new Random(seed ^ 0x5DEECE66DL);
-            List<Request> warmups = new ArrayList<>();
-            for (int i = 0; i < warmup; i++) {
-                warmups.add(request("warmup" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8), constraint));
+            WarmUp warmed = warmUp(engine, warm, lowestId, vocab, maxTokens, constraint);
+            if (warmed.rounds() > 0) {
+                err.printf(Locale.ROOT, "warm-up: %d round(s) of %d request(s), %.1f s, JIT %s%n", warmed.rounds(), warmup,
+                        warmed.seconds(), warmed.quiet() ? "quiet in the last round" : "still compiling at the time limit");
             }
-            if (!warmups.isEmpty()) engine.generate(warmups);
 
             List<Double> outputRates = new ArrayList<>(), overallRates = new ArrayList<>(), decodeRates = new ArrayList<>();
             for (int run = 0; run < repeat; run++) {
@@ -206,6 +215,8 @@ final class BenchCommand implements Callable<Integer> {
             out.put("steps", after.steps() - before.steps());
             out.put("preemptions", after.preemptions() - before.preemptions());
             out.put("peak_rss_mb", round(peakRssMb()));
+            out.put("warmup_rounds", warmed.rounds());
+            out.put("warmup_s", round(warmed.seconds()));
 
             err.printf(Locale.ROOT, "%s: %s, %d threads, %d max seqs, %d tokens/step, KV %s %.1f MiB%n", out.get("mode"),
                     model.getFileName(), engine.config().threads(), seqs, engine.config().maxBatchTokens(), out.get("kv_type"),
@@ -220,6 +231,43 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** What the warm-up did: rounds run, seconds spent, whether the last round ran with the JIT compiler quiet. */
+    private record WarmUp(int rounds, double seconds, boolean quiet) {}
+
+    /**
+     * Warm-up rounds of {@code --warmup} requests (the measured prompt length, up to 8 tokens each; with --single one at a
+     * time, as measured). The Vector API code runs tens of times slower until C2 has compiled it, and the compiler threads
+     * take cores from the compute threads meanwhile, so the rounds repeat until one runs with the compiler quiet (its
+     * compile time under 5% of the round's wall time) or --warmup-seconds have passed: the figures are then those of a
+     * long-running engine, as an executor serving a whole job sees it (and as llama-bench, compiled ahead of time, runs).
+     */
+    private WarmUp warmUp(Engine engine, Random warm, int lowestId, int vocab, int maxTokens, Constraint constraint) {
+        if (warmup == 0) return new WarmUp(0, 0, false);
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long start = System.nanoTime(), limit = (long) (warmupSeconds * 1e9);
+        int rounds = 0;
+        boolean quiet = false;
+        while (true) {
+            List<Request> round = new ArrayList<>();
+            for (int i = 0; i < warmup; i++) {
+                round.add(request("warmup" + rounds + "-" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8),
+                        constraint));
+            }
+            long c0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
+            if (single) {
+                for (Request q : round) engine.generate(List.of(q));
+            } else {
+                engine.generate(round);
+            }
+            long wallMs = (System.nanoTime() - t0) / 1_000_000;
+            rounds++;
+            quiet = timed && (jit.getTotalCompilationTime() - c0) * 20 < Math.max(wallMs, 1);
+            if (quiet || System.nanoTime() - start >= limit) break;
+        }
+        return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, quiet);
     }
 
     /** Greedy, through end-of-generation tokens; with a constraint it still ends when the constrained output is complete. */

@@ -84,9 +84,35 @@ class BenchCommandTest {
     }
 
     @Test
+    void warmUpRoundsAreReportedAndCanBeTurnedOff() throws Exception {
+        Run none = run("bench", "--model", model.toString(), "--single", "--prompt-tokens", "8", "--gen-tokens", "2",
+                "--threads", "1", "--warmup", "0");
+        assertThat(none.exit()).as(none.err()).isZero();
+        assertThat(none.lastJson().get("warmup_rounds").asInt()).isZero();
+        assertThat(none.err()).doesNotContain("warm-up:");
+
+        // --warmup-seconds 0: exactly one round, however busy the JIT compiler is
+        Run one = run("bench", "--model", model.toString(), "--prompts", "2", "--prompt-tokens", "8", "--gen-tokens", "2",
+                "--threads", "1", "--warmup", "3", "--warmup-seconds", "0");
+        assertThat(one.exit()).as(one.err()).isZero();
+        assertThat(one.lastJson().get("warmup_rounds").asInt()).isEqualTo(1);
+        assertThat(one.err()).contains("warm-up: 1 round(s) of 3 request(s)");
+
+        // rounds repeat until the compiler is quiet or the limit passes; a few seconds are plenty for the tiny model
+        Run more = run("bench", "--model", model.toString(), "--single", "--prompt-tokens", "8", "--gen-tokens", "2",
+                "--threads", "1", "--warmup", "1", "--warmup-seconds", "3");
+        assertThat(more.exit()).as(more.err()).isZero();
+        assertThat(more.lastJson().get("warmup_rounds").asInt()).isGreaterThanOrEqualTo(1);
+        assertThat(more.lastJson().get("warmup_s").asDouble()).isLessThan(60);
+    }
+
+    @Test
     void badOptionsAreOneLineErrors() {
         Run r = run("bench", "--model", model.toString(), "--prompt-tokens", "8", "--shared-prefix", "8");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--shared-prefix").doesNotContain("Exception");
+        Run w = run("bench", "--model", model.toString(), "--warmup-seconds", "-1");
+        assertThat(w.exit()).isEqualTo(1);
+        assertThat(w.err()).contains("--warmup-seconds").doesNotContain("Exception");
     }
 }
