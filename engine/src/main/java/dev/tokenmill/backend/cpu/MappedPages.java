@@ -18,7 +18,6 @@ final class MappedPages {
     private static final Logger LOG = LoggerFactory.getLogger(MappedPages.class);
     private static final int MADV_DONTNEED = 4; // Linux
     private static final long PAGE = 4096;
-    private static final long WINDOW = 64 * 1024;
     private static final MethodHandle MADVISE = lookup();
 
     private MappedPages() {}
@@ -27,20 +26,6 @@ final class MappedPages {
     static void release(MemorySegment segment) {
         if (MADVISE == null || !segment.isNative()) return;
         dontNeed((segment.address() + PAGE - 1) / PAGE * PAGE, (segment.address() + segment.byteSize()) / PAGE * PAGE);
-    }
-
-    /**
-     * Releases the pages a read of {@code length} bytes at {@code offset} into {@code mapped} may have brought in: the
-     * aligned 64 KB windows around it, since a page fault on a file mapping maps its neighbours too (Linux's
-     * fault-around, 64 KB by default). Pages outside {@code mapped} but inside those windows belong to the same file
-     * mapping; dropping them only costs a fault if they are read again.
-     */
-    static void releaseAround(MemorySegment mapped, long offset, long length) {
-        if (MADVISE == null || !mapped.isNative() || length <= 0) return;
-        long start = (mapped.address() + offset) / WINDOW * WINDOW;
-        long end = (mapped.address() + offset + length + WINDOW - 1) / WINDOW * WINDOW;
-        long lo = mapped.address() / PAGE * PAGE, hi = (mapped.address() + mapped.byteSize() + PAGE - 1) / PAGE * PAGE;
-        dontNeed(Math.max(start, lo), Math.min(end, hi));
     }
 
     /** madvise(MADV_DONTNEED) over the page-aligned range [start, end); nothing if it is empty. */
