@@ -250,7 +250,7 @@ final class BenchCommand implements Callable<Integer> {
         long start = System.nanoTime(), limit = (long) (warmupSeconds * 1e9);
         int rounds = 0;
         boolean quiet = false;
-        while (true) {
+        do {
             List<Request> round = new ArrayList<>();
             for (int i = 0; i < warmup; i++) {
                 round.add(request("warmup" + rounds + "-" + i, randomIds(warm, promptTokens, lowestId, vocab), Math.min(maxTokens, 8),
@@ -265,8 +265,7 @@ final class BenchCommand implements Callable<Integer> {
             long wallMs = (System.nanoTime() - t0) / 1_000_000;
             rounds++;
             quiet = timed && (jit.getTotalCompilationTime() - c0) * 20 < Math.max(wallMs, 1);
-            if (quiet || System.nanoTime() - start >= limit) break;
-        }
+        } while (!quiet && System.nanoTime() - start < limit);
         return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, quiet);
     }
 
